@@ -1,0 +1,52 @@
+# microprop: `make run` runs the default workflow, `make test` runs the test suite.
+# Both create the environment in .venv first if it is missing or out of date.
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.microprop-installed
+CORES   ?= all
+PROFILE ?= profiles/default
+
+.PHONY: setup run test lint format smoke clean
+
+setup: $(STAMP)
+
+# dolfinx-solver-real needs Python >= 3.12: take a working python3.13/python3.12 on
+# PATH, else one of pyenv's installed 3.12+ versions; stop with one line otherwise.
+$(STAMP): pyproject.toml
+	@py=""; \
+	for c in python3.13 python3.12; do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys, venv; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then py=$$(command -v $$c); break; fi; \
+	done; \
+	if [ -z "$$py" ] && command -v pyenv >/dev/null 2>&1; then \
+	  for v in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9]|[2-9][0-9])(\.[0-9]+)?$$' | sort -t. -k2,2nr -k3,3nr); do \
+	    c="$$(pyenv root)/versions/$$v/bin/python3"; \
+	    if $$c -c 'import sys, venv; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then py=$$c; break; fi; \
+	  done; \
+	fi; \
+	if [ -z "$$py" ]; then echo "microprop needs Python >= 3.12 (for dolfinx): install python3.12 or python3.13 (e.g. 'pyenv install 3.12') and run make again." >&2; exit 1; fi; \
+	echo "Setting up $(VENV) with $$py"; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then rm -rf $(VENV); $$py -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c 'import h5py, dolfinx, torch, torchvision, numba, snakemake; print("environment ok: dolfinx", dolfinx.__version__, "torch", torch.__version__)'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/snakefmt Snakefile rules
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf results .snakemake

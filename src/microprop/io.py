@@ -1,0 +1,185 @@
+"""HDF5 input/output shared by every stage: atomic writes, datasets, feature files.
+
+Every file the workflow writes goes through :func:`atomic_path`: the data is written
+to a temporary name beside the target and renamed only when complete, so a crash or a
+kill never leaves a partial file under the final name.
+
+Dataset file (``results/data/{dataset}.h5``)
+    ``images`` (N, H, W) uint8, ``property`` (N,) float64, ``split`` (N,) bytes
+    ``b"train"``/``b"test"``, per-sample provenance arrays, and attributes (property
+    name and units, config, code version, seeds, checksum).
+
+Feature file (``results/features/{dataset}/{feature}.h5``)
+    ``features`` (N, ...) float, ``property`` and ``split`` copied from the dataset,
+    ``index`` (N,) int64 (row of the dataset), attributes describing the feature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+TRAIN = b"train"
+TEST = b"test"
+SPLIT_DTYPE = "S5"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _to_attr(value):
+    """HDF5 attributes hold scalars, strings and arrays; anything else goes as JSON."""
+    if isinstance(value, (str, bytes, int, float, np.integer, np.floating, np.ndarray)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def write_h5(
+    path: str | os.PathLike,
+    arrays: Mapping[str, np.ndarray],
+    attrs: Mapping[str, object] | None = None,
+    compress: tuple[str, ...] = ("images",),
+) -> None:
+    """Write ``arrays`` and ``attrs`` to ``path`` atomically.
+
+    Arrays named in ``compress`` are chunked per sample and gzip-compressed.
+    """
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for name, arr in arrays.items():
+            arr = np.asarray(arr)
+            if name in compress and arr.ndim >= 2 and len(arr):
+                chunks = (min(len(arr), 256), *arr.shape[1:])
+                f.create_dataset(name, data=arr, chunks=chunks, compression="gzip", shuffle=True)
+            else:
+                f.create_dataset(name, data=arr)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = _to_attr(value)
+
+
+def read_attrs(path: str | os.PathLike) -> dict:
+    """All attributes of an HDF5 file, JSON-encoded ones decoded."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for key, value in f.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, str) and value[:1] in "[{":
+                with contextlib.suppress(json.JSONDecodeError):
+                    value = json.loads(value)
+            out[key] = value
+    return out
+
+
+def checksum(*arrays: np.ndarray) -> str:
+    """SHA-256 over the bytes of ``arrays``, the content checksum stored with datasets."""
+    h = hashlib.sha256()
+    for arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        h.update(str((arr.dtype.str, arr.shape)).encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """An assembled dataset held in memory.
+
+    >>> ds = Dataset(np.zeros((3, 4, 4), np.uint8), np.arange(3.0),
+    ...              np.array([TRAIN, TEST, TRAIN]))
+    >>> ds.train_idx.tolist(), ds.test_idx.tolist()
+    ([0, 2], [1])
+    """
+
+    images: np.ndarray
+    property: np.ndarray
+    split: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def is_test(self) -> np.ndarray:
+        return self.split == TEST
+
+    @property
+    def train_idx(self) -> np.ndarray:
+        return np.flatnonzero(~self.is_test)
+
+    @property
+    def test_idx(self) -> np.ndarray:
+        return np.flatnonzero(self.is_test)
+
+    def __len__(self) -> int:
+        return len(self.property)
+
+
+def load_dataset(path: str | os.PathLike, images: bool = True) -> Dataset:
+    """Read a dataset file; ``images=False`` skips the (large) image array."""
+    with h5py.File(path, "r") as f:
+        for name in ("property", "split") + (("images",) if images else ()):
+            if name not in f:
+                raise ValueError(f"{path}: not a microprop dataset (no '{name}' array)")
+        extra = {k: f[k][()] for k in f if k not in ("images", "property", "split")}
+        ds = Dataset(
+            images=f["images"][()] if images else np.empty((0,), np.uint8),
+            property=f["property"][()],
+            split=f["split"][()],
+            extra=extra,
+        )
+    ds.attrs = read_attrs(path)
+    return ds
+
+
+def write_features(
+    path: str | os.PathLike,
+    features: np.ndarray,
+    dataset: Dataset,
+    attrs: Mapping[str, object] | None = None,
+) -> None:
+    """Write a feature file aligned with ``dataset`` (same rows, same split)."""
+    if len(features) != len(dataset):
+        raise ValueError(f"{len(features)} feature rows for a dataset of {len(dataset)} samples")
+    write_h5(
+        path,
+        {
+            "features": features,
+            "property": dataset.property,
+            "split": dataset.split,
+            "index": np.arange(len(dataset), dtype=np.int64),
+        },
+        {
+            "property_name": dataset.attrs.get("property_name", ""),
+            "property_units": dataset.attrs.get("property_units", ""),
+            **(attrs or {}),
+        },
+        compress=("features",),
+    )
+
+
+def load_features(path: str | os.PathLike) -> Dataset:
+    """Read a feature file as a :class:`Dataset` whose ``images`` are the features."""
+    with h5py.File(path, "r") as f:
+        ds = Dataset(f["features"][()], f["property"][()], f["split"][()])
+    ds.attrs = read_attrs(path)
+    return ds
