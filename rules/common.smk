@@ -62,3 +62,15 @@ def simulation_files(wildcards):
     if wildcards.dataset == "ising":
         return [f"results/sims/ising/shard_{i}.h5" for i in range(ising_n_shards())]
     return [f"results/sims/ch/run_{i}.h5" for i in range(config["ch"]["n_runs"])]
+
+
+def feature_of(model):
+    """The feature set a feature-based model id uses: 'physfeat2-svr' -> 'physfeat2'."""
+    return model.split("-")[0]
+
+
+def model_metrics(dataset, models=None, frac="1.0", seed=0):
+    """metrics.json paths of the given (default: configured) models for one dataset."""
+    return [
+        f"{model_dir(dataset, m, frac, seed)}/metrics.json" for m in (models or MODEL_IDS)
+    ]

@@ -20,6 +20,7 @@ shard = simulate_shard(
     threads=sm.threads,
     logger=log,
 )
+attempts = int(shard.pop("attempts"))
 write_h5(
     sm.output.shard,
     shard,
@@ -27,7 +28,7 @@ write_h5(
         "kind": "ising_shard",
         "first_index": p.first_index,
         "lattice_size": p.lattice_size,
-        "attempts_per_image": shard["attempts"],
+        "attempts_per_image": attempts,
         "label_max": p.label_max,
         "seed": p.seed,
         "code_version": __version__,

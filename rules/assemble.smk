@@ -1,0 +1,24 @@
+# Assembly: simulation files -> one dataset file with its fixed test split and a card.
+
+
+rule assemble:
+    input:
+        sims=simulation_files,
+    output:
+        data="results/data/{dataset}.h5",
+        card="results/data/{dataset}.md",
+    params:
+        ising_n_test=config["ising"]["n_test"],
+        ising_size=config["ising"]["lattice_size"],
+        ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
+        seed=config["seed"],
+        config=config,
+    log:
+        logpath("assemble", "dataset"),
+    benchmark:
+        benchpath("assemble", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../workflow/scripts/assemble.py"

@@ -1,0 +1,501 @@
+"""Cahn-Hilliard phase separation coupled to elasticity (paper, Appendix A.2), dolfinx.
+
+Model (2D, plane, periodic square of side ``length``)::
+
+    E[c, u] = ∫ c0 c²(1-c)² + ½ k_c |∇c|² + ½ σ:ε_el  dΩ
+    ∂c/∂t  = ∇·(M ∇μ),   μ = δE/δc = f'(c) - k_c Δc - ε0 tr σ
+    ∇·σ = 0,   σ = C:ε_el,   ε_el = ε(u) - ε0 c I   (dilatational eigenstrain)
+
+with cubic stiffness ``C`` (C11, C12, C44). The displacement is ``u = ε̄ x + ũ`` with
+``ũ`` periodic (rigid translations removed by pinning ``ũ`` at the origin) and the mean
+strain ``ε̄ = ε0 c̄ I`` that makes the mean stress zero (a stress-free box: homogeneous
+``c`` has zero elastic energy). Because the moduli are homogeneous, ``ε̄`` is constant
+(``c̄`` is conserved), so ``ε_el = ε(ũ) - ε0 (c - c̄) I``.
+
+Units: length µm, time s, energy density pJ µm⁻³ (= MPa = MJ m⁻³; stiffness in GPa is
+multiplied by 1000), ``k_c`` in pJ µm⁻¹, ``M`` in µm⁵ pJ⁻¹ s⁻¹. ``E`` is the integral
+over the 2D domain, i.e. energy per unit thickness, in pJ µm⁻¹ (:data:`ENERGY_UNITS`).
+
+Time stepping: a linearly implicit, stabilized semi-implicit scheme (Shen & Yang 2010)
+in the mixed c-μ form, P1 elements for (c, μ) stored as one blocked space::
+
+    (c¹ - c⁰)/Δt = ∇·(M ∇μ¹)
+    μ¹ = f'(c⁰) + S (c¹ - c⁰) - k_c Δc¹ - ε0 tr σ(c⁰)
+
+The elastic chemical potential is explicit (``u`` is solved for ``c⁰``); the
+stabilization ``S = stabilization * (c0 + B_max/2)`` bounds both explicit parts
+(``max |f''| = 2 c0`` on [0, 1], ``B_max`` the largest eigenvalue of the elastic
+energy as a quadratic form in ``c``), which makes the scheme energy stable. Each step is
+one linear solve with a matrix ``A(Δt) = A0 + Δt A1`` that depends only on Δt: its LU
+factorization is kept while Δt is constant (all of part 2); in part 1 (Δt log-spaced)
+GMRES uses the factorization of a nearby Δt as preconditioner and refactors when Δt has
+drifted by more than ``refactor_tol``. The elasticity operator is factored once.
+
+Periodicity: :mod:`microprop.periodic` (reduced systems ``Pᵀ A P``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import dolfinx.fem.petsc  # noqa: F401  (registers dolfinx.fem.petsc)
+import h5py  # noqa: F401  (h5py before dolfinx: they bundle different HDF5 libraries)
+import numpy as np
+import ufl
+from dolfinx import fem, geometry, mesh
+from mpi4py import MPI  # noqa: I001  (loads libmpi before petsc4py/dolfinx)
+from petsc4py import PETSc
+
+from microprop.logs import Progress
+from microprop.periodic import periodic_map
+
+ENERGY_UNITS = (
+    "pJ/um (energy per unit thickness: energy density pJ/um^3 = MPa integrated over um^2)"
+)
+GPA = 1000.0  # 1 GPa in pJ µm⁻³
+
+
+class SimulationError(RuntimeError):
+    """A Cahn-Hilliard run failed (NaN, or a linear solve did not converge)."""
+
+
+@dataclass
+class CHParams:
+    """Physics and numerics of one Cahn-Hilliard run (see config ``ch:``)."""
+
+    length: float = 20.0  # µm, domain side (paper)
+    n_cells: int = 128  # mesh cells per side
+    c0: float = 50.0  # pJ µm⁻³, double-well height scale
+    k_c: float = 1.0  # pJ µm⁻¹, gradient energy coefficient
+    mobility: float = 1.0  # µm⁵ pJ⁻¹ s⁻¹
+    eps0: float = 0.01  # dilatational eigenstrain per unit c
+    C11: float = 198.0  # GPa (paper)
+    C12: float = 138.0  # GPa (paper)
+    C44: float = 97.0  # GPa (paper)
+    elasticity: bool = True
+    stabilization: float = 1.0  # factor on the energy-stability bound c0 + B_max/2
+    part1_steps: int = 2000
+    dt_min: float = 1e-7  # s
+    dt_max: float = 1e-4  # s
+    part2_steps: int = 10000
+    dt: float = 1e-4  # s
+    save_every: int = 10  # part 2: an image every save_every steps
+    image_size: int = 64
+    init_grid: int = 64  # random initial values on an init_grid² periodic grid
+    refactor_tol: float = 0.1  # relative Δt drift before refactoring in part 1
+    ksp_rtol: float = 1e-12
+    ksp_max_it: int = 50
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CHParams:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown Cahn-Hilliard parameters: {sorted(unknown)}")
+        return cls(**d)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def dts(self) -> np.ndarray:
+        """Δt of every step: part 1 log-spaced dt_min..dt_max, part 2 constant dt."""
+        p1 = np.geomspace(self.dt_min, self.dt_max, self.part1_steps) if self.part1_steps else []
+        return np.concatenate([np.asarray(p1, float), np.full(self.part2_steps, float(self.dt))])
+
+    def saved_steps(self) -> np.ndarray:
+        """Step numbers (1-based, after the step) that produce an image."""
+        p1 = np.arange(1, self.part1_steps + 1)
+        p2 = self.part1_steps + np.arange(self.save_every, self.part2_steps + 1, self.save_every)
+        return np.concatenate([p1, p2]).astype(np.int64)
+
+    def elastic_B(self) -> tuple[float, float]:
+        """(B_min, B_max) of the elastic energy density ½ B(n)|ĉ(k)|², pJ µm⁻³.
+
+        For a dilatational eigenstrain and homogeneous cubic moduli in 2D,
+        ``B(n) = σ0:ε0 - n·σ0·Ω(n)·σ0·n`` (Khachaturyan), ``σ0 = (C11+C12) ε0 I``.
+        """
+        if not self.elasticity:
+            return 0.0, 0.0
+        c11, c12, c44 = (v * GPA for v in (self.C11, self.C12, self.C44))
+        s = (c11 + c12) * self.eps0**2
+        b10 = s * (c11 - c12) / c11
+        b11 = s * 4 * c44 / (c11 + c12 + 2 * c44)
+        return min(b10, b11), max(b10, b11)
+
+    def stabilization_S(self) -> float:
+        return self.stabilization * (self.c0 + 0.5 * self.elastic_B()[1])
+
+
+def initial_grid(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Initial concentration: uniform random in [0, 1] on an n x n periodic grid."""
+    return rng.uniform(0.0, 1.0, size=(n, n))
+
+
+def run_seed(seed: int, run: int) -> np.random.SeedSequence:
+    """The seed sequence of run ``run`` derived from the config seed."""
+    return np.random.SeedSequence([int(seed), int(run)])
+
+
+def _bilinear_periodic(grid: np.ndarray, length: float, x: np.ndarray) -> np.ndarray:
+    """Periodic bilinear interpolation of ``grid[i, j]`` (value at x=i h, y=j h)."""
+    n = grid.shape[0]
+    h = length / n
+    s = (x[:, 0] / h) % n
+    t = (x[:, 1] / h) % n
+    i0 = np.floor(s + 1e-9).astype(int) % n
+    j0 = np.floor(t + 1e-9).astype(int) % n
+    fs = np.clip(s - np.floor(s + 1e-9), 0.0, 1.0)
+    ft = np.clip(t - np.floor(t + 1e-9), 0.0, 1.0)
+    i1, j1 = (i0 + 1) % n, (j0 + 1) % n
+    return (
+        grid[i0, j0] * (1 - fs) * (1 - ft)
+        + grid[i1, j0] * fs * (1 - ft)
+        + grid[i0, j1] * (1 - fs) * ft
+        + grid[i1, j1] * fs * ft
+    )
+
+
+class Sampler:
+    """Evaluate a scalar P1 component at fixed points by a precomputed sparse map."""
+
+    def __init__(self, V, points: np.ndarray, component: int = 0):
+        msh = V.mesh
+        pts = np.zeros((len(points), 3))
+        pts[:, : points.shape[1]] = points
+        tree = geometry.bb_tree(msh, msh.topology.dim)
+        cand = geometry.compute_collisions_points(tree, pts)
+        cells = geometry.compute_colliding_cells(msh, cand, pts)
+        bs = V.dofmap.index_map_bs
+        xdof = V.tabulate_dof_coordinates()[:, :2]
+        self.idx = np.empty((len(pts), 3), np.int64)
+        self.w = np.empty((len(pts), 3))
+        for k in range(len(pts)):
+            links = cells.links(k)
+            if len(links) == 0:
+                raise ValueError(f"point {pts[k, :2]} is outside the mesh")
+            nodes = V.dofmap.cell_dofs(links[0])
+            X = xdof[nodes]
+            T = np.array([X[1] - X[0], X[2] - X[0]]).T
+            lam = np.linalg.solve(T, pts[k, :2] - X[0])
+            self.w[k] = [1 - lam.sum(), lam[0], lam[1]]
+            self.idx[k] = nodes * bs + component
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        return (array[self.idx] * self.w).sum(axis=1)
+
+
+def pixel_centres(length: float, n: int) -> np.ndarray:
+    """Pixel centres of an n x n image, row-major: row 0 at the top (y = length)."""
+    h = length / n
+    rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    x = (cols + 0.5) * h
+    y = length - (rows + 0.5) * h
+    return np.stack([x.ravel(), y.ravel()], axis=1)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """c in [0, 1] -> 0..255, clipped.
+
+    >>> to_uint8(np.array([-0.1, 0.0, 0.5, 1.0, 1.2])).tolist()
+    [0, 0, 128, 255, 255]
+    """
+    return np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
+
+
+class CahnHilliard:
+    """One Cahn-Hilliard-elasticity simulation on a periodic square (serial)."""
+
+    def __init__(self, params: CHParams, comm: MPI.Comm = MPI.COMM_SELF, prefix: str = "ch_"):
+        self.p = p = params
+        self.comm = comm
+        L = p.length
+        self.mesh = mesh.create_rectangle(
+            comm, [[0.0, 0.0], [L, L]], [p.n_cells, p.n_cells], mesh.CellType.triangle
+        )
+        msh = self.mesh
+        # (c, μ) in one blocked P1 space; displacement fluctuation in a vector P1 space.
+        self.W = fem.functionspace(msh, ("Lagrange", 1, (2,)))
+        self.U = fem.functionspace(msh, ("Lagrange", 1, (2,)))
+        box = (L, L)
+        self.pw = periodic_map(self.W, box)
+        self.pu = periodic_map(self.U, box, pin_component_at_origin=True)
+
+        self.w = fem.Function(self.W, name="c_mu")  # current (c, μ)
+        self.u = fem.Function(self.U, name="u")  # current displacement fluctuation
+        c_n = self.w[0]
+        self.cbar = fem.Constant(msh, 0.0)
+
+        dt = PETSc.ScalarType
+        c0, kc = fem.Constant(msh, dt(p.c0)), fem.Constant(msh, dt(p.k_c))
+        mob = fem.Constant(msh, dt(p.mobility))
+        self.S = p.stabilization_S()
+        S = fem.Constant(msh, dt(self.S))
+        eps0 = fem.Constant(msh, dt(p.eps0 if p.elasticity else 0.0))
+        C11, C12, C44 = (fem.Constant(msh, dt(v * GPA)) for v in (p.C11, p.C12, p.C44))
+        Id = ufl.Identity(2)
+
+        def eps(v):
+            return ufl.sym(ufl.grad(v))
+
+        def sigma(e):
+            return ufl.as_tensor(
+                [
+                    [C11 * e[0, 0] + C12 * e[1, 1], 2 * C44 * e[0, 1]],
+                    [2 * C44 * e[1, 0], C12 * e[0, 0] + C11 * e[1, 1]],
+                ]
+            )
+
+        def fprime(c):
+            return 2 * c0 * c * (1 - c) * (1 - 2 * c)
+
+        eps_el = eps(self.u) - eps0 * (c_n - self.cbar) * Id
+        sig_el = sigma(eps_el)
+
+        # Cahn-Hilliard: A(Δt) = A0 + Δt A1, right-hand side b(c⁰, u⁰).
+        tr, te = ufl.TrialFunction(self.W), ufl.TestFunction(self.W)
+        c, mu = tr[0], tr[1]
+        q, v = te[0], te[1]
+        dx = ufl.dx
+        a0 = c * q * dx + (mu * v - S * c * v - kc * ufl.inner(ufl.grad(c), ufl.grad(v))) * dx
+        a1 = mob * ufl.inner(ufl.grad(mu), ufl.grad(q)) * dx
+        rhs = c_n * q * dx + (fprime(c_n) - S * c_n - eps0 * ufl.tr(sig_el)) * v * dx
+        self.b_form = fem.form(rhs)
+        A0 = fem.petsc.assemble_matrix(fem.form(a0))
+        A0.assemble()
+        A1 = fem.petsc.assemble_matrix(fem.form(a1))
+        A1.assemble()
+        self.A0 = self.pw.reduce_matrix(A0)
+        self.A1 = self.pw.reduce_matrix(A1)
+        self.A = self.A0.duplicate(copy=True)
+        self.A.axpy(0.0, self.A1, structure=PETSc.Mat.Structure.DIFFERENT_NONZERO_PATTERN)
+        self.Apc = self.A.duplicate(copy=True)
+        self.dt_op = None  # Δt of self.A
+        self.dt_pc = None  # Δt of the factored preconditioner self.Apc
+        self.b = fem.petsc.assemble_vector(self.b_form)
+        self.br = self.pw.create_reduced_vector()
+        self.xr = self.pw.create_reduced_vector()
+
+        self.ksp = PETSc.KSP().create(comm)
+        self.ksp.setOptionsPrefix(prefix)
+        opts = PETSc.Options()
+        petsc_options = {
+            "ksp_type": "gmres",
+            "ksp_rtol": p.ksp_rtol,
+            "ksp_atol": 1e-30,
+            "ksp_max_it": p.ksp_max_it,
+            "ksp_gmres_restart": p.ksp_max_it,
+            "pc_type": "lu",
+            "pc_factor_mat_solver_type": "mumps",
+        }
+        for k, val in petsc_options.items():
+            opts[f"{prefix}{k}"] = val
+        self.ksp.setFromOptions()
+        for k in petsc_options:
+            del opts[f"{prefix}{k}"]
+        self.ksp.setOperators(self.A, self.Apc)
+
+        # Elasticity: K ũ = F(c), K factored once.
+        uu, vu = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
+        K = fem.petsc.assemble_matrix(fem.form(ufl.inner(sigma(eps(uu)), eps(vu)) * dx))
+        K.assemble()
+        self.K = self.pu.reduce_matrix(K)
+        self.f_form = fem.form(ufl.inner(sigma(eps0 * (c_n - self.cbar) * Id), eps(vu)) * dx)
+        self.f = fem.petsc.assemble_vector(self.f_form)
+        self.fr = self.pu.create_reduced_vector()
+        self.ur = self.pu.create_reduced_vector()
+        eprefix = prefix + "elastic_"
+        self.ksp_el = PETSc.KSP().create(comm)
+        self.ksp_el.setOptionsPrefix(eprefix)
+        el_options = {
+            "ksp_type": "preonly",
+            "pc_type": "lu",
+            "pc_factor_mat_solver_type": "mumps",
+        }
+        for k, val in el_options.items():
+            opts[f"{eprefix}{k}"] = val
+        self.ksp_el.setFromOptions()
+        for k in el_options:
+            del opts[f"{eprefix}{k}"]
+        self.ksp_el.setOperators(self.K)
+
+        # Energy parts and mass.
+        self.e_forms = {
+            "bulk": fem.form(c0 * c_n**2 * (1 - c_n) ** 2 * dx),
+            "grad": fem.form(0.5 * kc * ufl.inner(ufl.grad(c_n), ufl.grad(c_n)) * dx),
+            "elastic": fem.form(0.5 * ufl.inner(sig_el, eps_el) * dx),
+        }
+        self.mass_form = fem.form(c_n * dx)
+        self.area = L * L
+        self._image_sampler = Sampler(self.W, pixel_centres(L, p.image_size), component=0)
+        self._c_dofs = np.arange(0, len(self.w.x.array), 2)
+        self.time = 0.0
+        self.step_count = 0
+
+    # -- state -----------------------------------------------------------------------
+    def set_initial_grid(self, grid: np.ndarray) -> None:
+        """Initial c from values on a periodic grid (grid[i, j] at x = i h, y = j h)."""
+        xdof = self.W.tabulate_dof_coordinates()[:, :2]
+        arr = self.w.x.array
+        arr[:] = 0.0
+        arr[0::2] = _bilinear_periodic(np.asarray(grid, float), self.p.length, xdof)
+        self.w.x.scatter_forward()
+        self.cbar.value = self.mean_c()
+        self.time = 0.0
+        self.step_count = 0
+        self.solve_elasticity()
+
+    def set_initial_random(self, seed: np.random.SeedSequence | int) -> None:
+        self.set_initial_grid(initial_grid(self.p.init_grid, np.random.default_rng(seed)))
+
+    def mean_c(self) -> float:
+        return self.comm.allreduce(fem.assemble_scalar(self.mass_form), op=MPI.SUM) / self.area
+
+    def c_array(self) -> np.ndarray:
+        """Nodal values of c (a view on the dof array)."""
+        return self.w.x.array[self._c_dofs]
+
+    def image(self) -> np.ndarray:
+        """c sampled at the pixel centres, (image_size, image_size), float."""
+        n = self.p.image_size
+        return self._image_sampler(self.w.x.array).reshape(n, n)
+
+    def sample(self, points: np.ndarray) -> np.ndarray:
+        """c at arbitrary points (n, 2)."""
+        return Sampler(self.W, points, component=0)(self.w.x.array)
+
+    def energy(self) -> dict[str, float]:
+        """Energy parts and total, pJ µm⁻¹."""
+        e = {
+            k: self.comm.allreduce(fem.assemble_scalar(f), op=MPI.SUM)
+            for k, f in self.e_forms.items()
+        }
+        e["total"] = e["bulk"] + e["grad"] + e["elastic"]
+        return e
+
+    # -- solvers ---------------------------------------------------------------------
+    def solve_elasticity(self) -> None:
+        if not self.p.elasticity:
+            return
+        with self.f.localForm() as loc:
+            loc.set(0.0)
+        fem.petsc.assemble_vector(self.f, self.f_form)
+        self.pu.restrict(self.f, self.fr)
+        self.ksp_el.solve(self.fr, self.ur)
+        reason = self.ksp_el.getConvergedReason()
+        if reason <= 0:
+            raise SimulationError(
+                f"elasticity solve failed at step {self.step_count} (KSP reason {reason})"
+            )
+        self.pu.prolong(self.ur, self.u.x.petsc_vec)
+        self.u.x.scatter_forward()
+
+    def _set_dt(self, dt: float) -> None:
+        if self.dt_op == dt:
+            return
+        Mat = PETSc.Mat.Structure
+        self.A.zeroEntries()
+        self.A.axpy(1.0, self.A0, structure=Mat.SUBSET_NONZERO_PATTERN)
+        self.A.axpy(dt, self.A1, structure=Mat.SUBSET_NONZERO_PATTERN)
+        self.dt_op = dt
+        if self.dt_pc is None or abs(dt / self.dt_pc - 1.0) > self.p.refactor_tol:
+            self.A.copy(self.Apc, structure=Mat.SAME_NONZERO_PATTERN)
+            self.dt_pc = dt
+        # Tell the KSP the operator changed (the preconditioner is refactored only if
+        # Apc changed).
+        self.ksp.setOperators(self.A, self.Apc)
+
+    def step(self, dt: float) -> None:
+        """Advance one step of size ``dt``; raises SimulationError on failure."""
+        self._set_dt(dt)
+        with self.b.localForm() as loc:
+            loc.set(0.0)
+        fem.petsc.assemble_vector(self.b, self.b_form)
+        self.pw.restrict(self.b, self.br)
+        self.ksp.solve(self.br, self.xr)
+        reason = self.ksp.getConvergedReason()
+        self.step_count += 1
+        self.time += dt
+        if reason <= 0:
+            raise SimulationError(
+                f"Cahn-Hilliard linear solve did not converge at step {self.step_count} "
+                f"(t = {self.time:.4g} s, dt = {dt:.3g} s, KSP reason {reason}, "
+                f"{self.ksp.getIterationNumber()} iterations)"
+            )
+        self.pw.prolong(self.xr, self.w.x.petsc_vec)
+        self.w.x.scatter_forward()
+        if not np.isfinite(self.xr.norm()):
+            raise SimulationError(
+                f"NaN/inf in the concentration at step {self.step_count} "
+                f"(t = {self.time:.4g} s, dt = {dt:.3g} s)"
+            )
+        self.solve_elasticity()
+
+
+def simulate_run(
+    params: CHParams,
+    seed: int,
+    run: int,
+    logger: logging.Logger | None = None,
+    progress_every: float = 10.0,
+    comm: MPI.Comm = MPI.COMM_SELF,
+) -> dict[str, np.ndarray]:
+    """One run of the paper's protocol; returns the arrays of a run file.
+
+    ``images`` (n, N, N) uint8, ``energy`` (total), ``energy_bulk``, ``energy_grad``,
+    ``energy_elastic``, ``time``, ``step``, ``mean_c``, one entry per saved step.
+    Raises :class:`SimulationError` on NaN or a failed solve.
+    """
+    log = logger or logging.getLogger("microprop.cahn_hilliard")
+    t0 = time.perf_counter()
+    sim = CahnHilliard(params, comm=comm)
+    sim.set_initial_random(run_seed(seed, run))
+    log.info(
+        "CH run %d: %d x %d mesh, %d steps (%d + %d), S = %.4g pJ/um^3, setup %.2f s",
+        run,
+        params.n_cells,
+        params.n_cells,
+        params.part1_steps + params.part2_steps,
+        params.part1_steps,
+        params.part2_steps,
+        sim.S,
+        time.perf_counter() - t0,
+    )
+    dts = params.dts()
+    saved = params.saved_steps()
+    n = len(saved)
+    N = params.image_size
+    out = {
+        "images": np.empty((n, N, N), np.uint8),
+        "energy": np.empty(n),
+        "energy_bulk": np.empty(n),
+        "energy_grad": np.empty(n),
+        "energy_elastic": np.empty(n),
+        "time": np.empty(n),
+        "step": saved.copy(),
+        "mean_c": np.empty(n),
+    }
+    e0 = sim.energy()
+    log.info("initial: mean c = %.6f, E = %.6g %s", sim.cbar.value, e0["total"], "pJ/um")
+    progress = Progress(len(dts), "steps", every=progress_every, logger=log)
+    k = 0
+    for i, dt in enumerate(dts, start=1):
+        sim.step(float(dt))
+        if k < n and saved[k] == i:
+            e = sim.energy()
+            if not math.isfinite(e["total"]):
+                raise SimulationError(f"energy is not finite at step {i} (t = {sim.time:.4g} s)")
+            out["images"][k] = to_uint8(sim.image())
+            out["energy"][k] = e["total"]
+            out["energy_bulk"][k] = e["bulk"]
+            out["energy_grad"][k] = e["grad"]
+            out["energy_elastic"][k] = e["elastic"]
+            out["time"][k] = sim.time
+            out["mean_c"][k] = sim.mean_c()
+            k += 1
+            last = f"t = {sim.time:.4g} s, E = {e['total']:.6g} pJ/um"
+        progress.update(1, extra=last if k else "")
+    log.info("CH run %d done in %.1f s", run, time.perf_counter() - t0)
+    return out

@@ -1,0 +1,215 @@
+"""Assembly of simulation files into one dataset file with a fixed test split.
+
+Ising: shards of images; the test split is ``n_test`` images stratified over the label
+range. Cahn-Hilliard: whole runs; the last ``n_test_runs`` runs are the test split.
+Every input file is checked (present, readable, complete, right shapes) and a bad one
+stops the assembly with a message naming it; the output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from microprop import __version__
+from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, write_h5
+
+ISING_ARRAYS = ("images", "label", "temperature", "image_seed", "index")
+CH_ARRAYS = (
+    "images",
+    "energy",
+    "energy_bulk",
+    "energy_grad",
+    "energy_elastic",
+    "time",
+    "step",
+    "mean_c",
+)
+
+
+class SimulationFileError(ValueError):
+    """A simulation file is missing, truncated or malformed."""
+
+
+def _read_checked(path: str | Path, names: tuple[str, ...], image_size: int | None):
+    """Arrays ``names`` and the attributes of one simulation file, validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise SimulationFileError(f"{path}: simulation file is missing")
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [n for n in names if n not in f]
+            if missing:
+                raise SimulationFileError(f"{path}: truncated or malformed, no {missing}")
+            arrays = {n: f[n][()] for n in names}
+            attrs = dict(f.attrs)
+    except OSError as err:
+        raise SimulationFileError(f"{path}: unreadable HDF5 file ({err})") from err
+    n = len(arrays["images"])
+    images = arrays["images"]
+    if images.ndim != 3 or images.dtype != np.uint8 or n == 0:
+        raise SimulationFileError(
+            f"{path}: images must be a non-empty (N, H, W) uint8 array, got "
+            f"{images.shape} {images.dtype}"
+        )
+    if image_size is not None and images.shape[1:] != (image_size, image_size):
+        raise SimulationFileError(
+            f"{path}: images are {images.shape[1:]}, expected ({image_size}, {image_size})"
+        )
+    bad = [k for k, v in arrays.items() if len(v) != n]
+    if bad:
+        raise SimulationFileError(f"{path}: arrays {bad} do not have {n} rows like 'images'")
+    return arrays, attrs
+
+
+def stratified_test_split(labels: np.ndarray, n_test: int, seed: int) -> np.ndarray:
+    """Boolean mask of ``n_test`` samples evenly spread over the sorted labels.
+
+    Samples are ordered by label (ties broken by a seeded shuffle) and every
+    (n / n_test)-th one is taken, so the test set covers the whole label range.
+
+    >>> mask = stratified_test_split(np.repeat(np.arange(10), 10), 10, seed=0)
+    >>> int(mask.sum()), sorted(np.repeat(np.arange(10), 10)[mask].tolist())
+    (10, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+    n = len(labels)
+    if not 0 < n_test < n:
+        raise ValueError(f"n_test must be between 1 and {n - 1} for {n} samples, got {n_test}")
+    shuffle = np.random.default_rng([seed, 2]).permutation(n)
+    order = shuffle[np.argsort(labels[shuffle], kind="stable")]
+    picks = ((np.arange(n_test) + 0.5) * n / n_test).astype(np.int64)
+    mask = np.zeros(n, dtype=bool)
+    mask[order[picks]] = True
+    return mask
+
+
+def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None = None):
+    """Arrays and attributes of the Ising dataset from its shard files (in order)."""
+    parts = [_read_checked(p, ISING_ARRAYS, image_size) for p in shard_paths]
+    if not parts:
+        raise SimulationFileError("no Ising shard files given")
+    cat = {k: np.concatenate([a[k] for a, _ in parts]) for k in ISING_ARRAYS}
+    if not np.array_equal(cat["index"], np.arange(len(cat["index"]))):
+        raise SimulationFileError(
+            "Ising shards do not cover image indices 0..N-1 in order: "
+            + ", ".join(str(p) for p in shard_paths)
+        )
+    is_test = stratified_test_split(cat["label"], n_test, seed)
+    first = parts[0][1]
+    arrays = {
+        "images": cat["images"],
+        "property": cat["label"].astype(np.float64),
+        "split": np.where(is_test, TEST, TRAIN).astype(SPLIT_DTYPE),
+        "temperature": cat["temperature"],
+        "image_seed": cat["image_seed"],
+        "sample_index": cat["index"],
+    }
+    attrs = {
+        "dataset": "ising",
+        "property_name": "temperature label",
+        "property_units": f"label 0..{int(first['label_max'])} = T 0..2Tc (J/k_B)",
+        "label_max": int(first["label_max"]),
+        "lattice_size": int(first["lattice_size"]),
+        "attempts_per_image": int(first["attempts_per_image"]),
+        "seed": int(first["seed"]),
+        "split_seed": seed,
+        "n_test": int(is_test.sum()),
+    }
+    return arrays, attrs
+
+
+def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
+    """Arrays and attributes of the Cahn-Hilliard dataset; the last runs are the test."""
+    parts = [_read_checked(p, CH_ARRAYS, image_size) for p in run_paths]
+    if not 0 < n_test_runs < len(parts):
+        raise ValueError(f"n_test_runs must be between 1 and {len(parts) - 1}, got {n_test_runs}")
+    runs = np.concatenate(
+        [np.full(len(a["energy"]), i, np.int64) for i, (a, _) in enumerate(parts)]
+    )
+    cat = {k: np.concatenate([a[k] for a, _ in parts]) for k in CH_ARRAYS}
+    is_test = runs >= len(parts) - n_test_runs
+    first = parts[0][1]
+    arrays = {
+        "images": cat["images"],
+        "property": cat["energy"].astype(np.float64),
+        "split": np.where(is_test, TEST, TRAIN).astype(SPLIT_DTYPE),
+        "run": runs,
+        **{k: cat[k] for k in CH_ARRAYS if k not in ("images", "energy")},
+    }
+    attrs = {
+        "dataset": "ch",
+        "property_name": "total free energy",
+        "property_units": str(first.get("energy_units", "")),
+        "run_seeds": [int(a.get("seed", -1)) for _, a in parts],
+        "test_runs": sorted({int(r) for r in runs[is_test]}),
+        "simulation": {
+            k: (v.item() if hasattr(v, "item") else v)
+            for k, v in first.items()
+            if k not in ("run", "seed")
+        },
+    }
+    return arrays, attrs
+
+
+def write_dataset(path, arrays: dict, attrs: dict, config: dict) -> dict:
+    """Write a dataset file (with checksum, config and code version) and return its attrs."""
+    attrs = {
+        **attrs,
+        "n_samples": len(arrays["property"]),
+        "config": config,
+        "code_version": __version__,
+        "checksum": checksum(arrays["images"], arrays["property"], arrays["split"]),
+    }
+    write_h5(path, arrays, attrs)
+    return attrs
+
+
+def dataset_card(arrays: dict, attrs: dict, sources) -> str:
+    """A markdown description of a dataset: counts, label histogram, provenance."""
+    y, split = arrays["property"], arrays["split"]
+    n_test = int(np.sum(split == TEST))
+    counts, edges = np.histogram(y, bins=16)
+    rows = "\n".join(
+        f"| {lo:.4g} .. {hi:.4g} | {c} | {'#' * int(40 * c / max(counts.max(), 1))} |"
+        for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
+    )
+    provenance = "\n".join(f"- `{s}`" for s in sources)
+    settings = {k: v for k, v in attrs.items() if k not in ("config", "checksum")}
+    return f"""# Dataset `{attrs["dataset"]}`
+
+| | |
+|---|---|
+| samples | {len(y)} |
+| train / test | {len(y) - n_test} / {n_test} |
+| image shape | {tuple(arrays["images"].shape[1:])} uint8 |
+| property | {attrs["property_name"]} ({attrs["property_units"]}) |
+| property range | {y.min():.6g} .. {y.max():.6g} (mean {y.mean():.6g}) |
+| content checksum (SHA-256) | `{attrs["checksum"]}` |
+| microprop version | {attrs["code_version"]} |
+
+## Property histogram
+
+| bin | count | |
+|---|---|---|
+{rows}
+
+## Provenance
+
+Assembled from:
+{provenance}
+
+Settings:
+
+```json
+{json.dumps(settings, indent=2, sort_keys=True, default=str)}
+```
+
+Config that made it:
+
+```json
+{json.dumps(attrs["config"], indent=2, sort_keys=True, default=str)}
+```
+"""

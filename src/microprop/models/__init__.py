@@ -1,0 +1,66 @@
+"""Surrogate models of the paper (section 3.2) and the shared training protocol."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microprop.models.pcr import PiecewiseConstantRegressor
+
+
+def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray:
+    """The first ceil(frac * n) of a seeded permutation of the training indices.
+
+    Subsets of one seed are nested: a smaller fraction is a prefix of a larger one.
+
+    >>> idx = np.arange(100)
+    >>> small, large = training_subset(idx, 0.1, 0), training_subset(idx, 0.5, 0)
+    >>> len(small), len(large), bool(np.isin(small, large).all())
+    (10, 50, True)
+    """
+    if not 0.0 < frac <= 1.0:
+        raise ValueError(f"training fraction must be in (0, 1], got {frac}")
+    n = max(1, math.ceil(frac * len(train_idx) - 1e-9))
+    perm = np.random.default_rng([seed, 1]).permutation(len(train_idx))
+    return np.sort(np.asarray(train_idx)[perm[:n]])
+
+
+__all__ = ["PiecewiseConstantRegressor", "training_subset"]
+
+
+def fit_evaluate(estimator, features, frac: float, seed: int):
+    """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
+
+    ``features`` is a :class:`microprop.io.Dataset` read by ``load_features``. Returns the
+    fitted estimator, a metrics dict (test RMSE/MAE/R², timings, sizes) and a table of
+    test predictions (index, true, predicted).
+    """
+    import time
+
+    import pandas as pd
+
+    from microprop.metrics import regression_metrics
+
+    X = features.images.reshape(len(features), -1)
+    y = features.property
+    train = training_subset(features.train_idx, frac, seed)
+    test = features.test_idx
+    t0 = time.perf_counter()
+    estimator.fit(X[train], y[train])
+    t1 = time.perf_counter()
+    pred = estimator.predict(X[test])
+    t2 = time.perf_counter()
+    metrics = {
+        **regression_metrics(y[test], pred),
+        "n_train": int(len(train)),
+        "frac": frac,
+        "seed": seed,
+        "seconds": {
+            "features": float(features.attrs.get("seconds", 0.0)),
+            "train": t1 - t0,
+            "predict": t2 - t1,
+        },
+    }
+    table = pd.DataFrame({"index": test, "true": y[test], "predicted": pred})
+    return estimator, metrics, table

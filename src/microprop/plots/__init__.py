@@ -1,0 +1,5 @@
+"""Figures of the study (matplotlib, no display needed)."""
+
+import matplotlib
+
+matplotlib.use("Agg")

@@ -1,0 +1,29 @@
+"""Rule train_pcr: piecewise-constant regression on one feature set."""
+
+import json
+
+from microprop.io import atomic_path, load_features
+from microprop.logs import setup_logging
+from microprop.models import PiecewiseConstantRegressor, fit_evaluate
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+w = sm.wildcards
+
+features = load_features(sm.input.features)
+model, metrics, table = fit_evaluate(
+    PiecewiseConstantRegressor(bin_width=sm.params.bin_width), features, float(w.frac), int(w.seed)
+)
+metrics.update(
+    model=w.model,
+    dataset=w.dataset,
+    hyperparameters={"bin_width": sm.params.bin_width, "n_bins": int(len(model.bin_values_))},
+)
+log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
+with atomic_path(sm.output.model) as tmp:
+    with open(tmp, "wb") as fh:
+        model.save(fh)
+with atomic_path(sm.output.predictions) as tmp:
+    table.to_csv(tmp, index=False)
+with atomic_path(sm.output.metrics) as tmp:
+    tmp.write_text(json.dumps(metrics, indent=2))
