@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then rm -rf $(VENV); $$py -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -c 'import h5py, dolfinx, torch, torchvision, numba, snakemake; print("environment ok: dolfinx", dolfinx.__version__, "torch", torch.__version__)'
+	$(BIN)/python -c 'import h5py; from mpi4py import MPI; import dolfinx, torch, torchvision, numba, snakemake; print("environment ok: dolfinx", dolfinx.__version__, "torch", torch.__version__)'
 	@touch $(STAMP)
 
 run: $(STAMP)

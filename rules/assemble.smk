@@ -7,12 +7,6 @@ rule assemble:
     output:
         data="results/data/{dataset}.h5",
         card="results/data/{dataset}.md",
-    params:
-        ising_n_test=config["ising"]["n_test"],
-        ising_size=config["ising"]["lattice_size"],
-        ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
-        seed=config["seed"],
-        config=config,
     log:
         logpath("assemble", "dataset"),
     benchmark:
@@ -20,5 +14,11 @@ rule assemble:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        ising_n_test=config["ising"]["n_test"],
+        ising_size=config["ising"]["lattice_size"],
+        ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
+        seed=config["seed"],
+        config=config,
     script:
         "../workflow/scripts/assemble.py"

@@ -5,7 +5,6 @@ import re
 
 from snakemake.utils import validate
 
-
 validate(config, "../workflow/schemas/config.schema.yaml")
 
 DATASETS = ["ising", "ch"]
@@ -72,5 +71,6 @@ def feature_of(model):
 def model_metrics(dataset, models=None, frac="1.0", seed=0):
     """metrics.json paths of the given (default: configured) models for one dataset."""
     return [
-        f"{model_dir(dataset, m, frac, seed)}/metrics.json" for m in (models or MODEL_IDS)
+        f"{model_dir(dataset, m, frac, seed)}/metrics.json"
+        for m in (models or MODEL_IDS)
     ]

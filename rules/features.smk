@@ -7,12 +7,12 @@ rule features:
         data="results/data/{dataset}.h5",
     output:
         features="results/features/{dataset}/{feature}.h5",
-    wildcard_constraints:
-        feature="grad",
     log:
         logpath("features", "dataset", "feature"),
     benchmark:
         benchpath("features", "dataset", "feature")
+    wildcard_constraints:
+        feature="grad",
     resources:
         mem_mb=4000,
         runtime=10,

@@ -11,9 +11,6 @@ rule fig08_confusion:
             category="Fig. 8 confusion",
         ),
         pdf="results/figures/fig08_confusion_{dataset}.pdf",
-    params:
-        models=MODEL_IDS,
-        label_max=config["ising"]["label_max"],
     log:
         logpath("fig08_confusion", "dataset"),
     benchmark:
@@ -21,5 +18,8 @@ rule fig08_confusion:
     resources:
         mem_mb=2000,
         runtime=5,
+    params:
+        models=MODEL_IDS,
+        label_max=config["ising"]["label_max"],
     script:
         "../workflow/scripts/plot_confusion.py"

@@ -9,16 +9,16 @@ rule train_pcr:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
-    wildcard_constraints:
-        model="(grad|physfeat1)-pcr",
-    params:
-        bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
     log:
         logpath("train_pcr", "dataset", "model", "frac", "seed"),
     benchmark:
         benchpath("train_pcr", "dataset", "model", "frac", "seed")
+    wildcard_constraints:
+        model="(grad|physfeat1)-pcr",
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
     script:
         "../workflow/scripts/train_pcr.py"
