@@ -110,7 +110,7 @@ def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None =
     attrs = {
         "dataset": "ising",
         "property_name": "temperature label",
-        "property_units": f"label 0..{int(first['label_max'])} = T 0..2Tc (J/k_B)",
+        "property_units": f"label 0..{int(first['label_max'])} = temperature 0..2Tc (J/k_B)",
         "label_max": int(first["label_max"]),
         "lattice_size": int(first["lattice_size"]),
         "attempts_per_image": int(first["attempts_per_image"]),

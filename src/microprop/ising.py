@@ -163,7 +163,7 @@ def metropolis(spins: np.ndarray, T: float, attempts: int, seed: int) -> np.ndar
         neighbour_table(spins.shape[0]),
         acceptance_thresholds(T),
         int(attempts),
-        _mix(np.uint64(seed)),
+        np.uint64(_mix(np.uint64(seed))),
     )
     return spins
 

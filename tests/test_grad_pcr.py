@@ -1,0 +1,92 @@
+"""grad (eq. 1) on analytic images and piecewise-constant regression with known answers."""
+
+import numpy as np
+import pytest
+
+from microprop.features import GradientNorm
+from microprop.io import TEST, TRAIN, Dataset
+from microprop.models import PiecewiseConstantRegressor, fit_evaluate, training_subset
+
+
+def grad(image):
+    return GradientNorm().fit_transform(np.asarray(image)[None])[0, 0]
+
+
+def test_grad_of_a_constant_image_is_zero():
+    assert grad(np.full((64, 64), 77, np.uint8)) == 0.0
+
+
+def test_grad_of_a_linear_ramp():
+    """u = a*j: central differences give a inside; the periodic wrap at j = 0 and
+    j = n-1 gives |(u[1] - u[n-1]) / 2| = a (n - 2) / 2 on two of n columns."""
+    a, n = 3.0, 64
+    ramp = np.tile(a * np.arange(n), (n, 1))
+    expected = ((n - 2) * a + 2 * a * (n - 2) / 2) / n
+    assert grad(ramp) == pytest.approx(expected, rel=1e-6)
+    assert grad(ramp.T) == pytest.approx(expected, rel=1e-6)
+
+
+def test_grad_of_a_checkerboard_is_zero():
+    """Central differences skip the neighbour: a checkerboard has u[i+1] == u[i-1]."""
+    board = (np.indices((64, 64)).sum(axis=0) % 2) * 255
+    assert grad(board) == 0.0
+
+
+def test_grad_of_stripes_of_period_four():
+    """u = 255 * [0, 0, 1, 1, ...] along x: |du/dx| = 255/2 at every pixel."""
+    stripes = np.tile(np.array([0, 0, 255, 255] * 16), (64, 1))
+    assert grad(stripes) == pytest.approx(127.5)
+
+
+def test_pcr_is_exact_when_bins_are_separated():
+    """One feature, a strictly monotonic map label -> feature: every test sample lies
+    nearest to its own bin's mean, so prediction is exact."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 50, 2000).astype(float)
+    X = np.sqrt(y + 1)[:, None] + rng.uniform(-1e-3, 1e-3, (2000, 1))
+    model = PiecewiseConstantRegressor(bin_width=1.0).fit(X[:1500], y[:1500])
+    assert np.array_equal(model.predict(X[1500:]), y[1500:])
+
+
+def test_pcr_bin_means_and_scaling():
+    X = np.array([[0.0, 100.0], [2.0, 300.0], [10.0, 1000.0]])
+    y = np.array([0.2, 0.7, 5.5])
+    model = PiecewiseConstantRegressor(bin_width=1.0).fit(X, y)
+    assert model.bin_values_.tolist() == pytest.approx([0.45, 5.5])
+    # scaled to [0, 1] per feature: bin 0 = mean of (0, 0) and (0.2, 0.2222)
+    assert model.bin_features_[0] == pytest.approx([0.1, 100 / 900])
+    assert model.predict([[9.0, 950.0]]).tolist() == [5.5]
+
+
+def test_pcr_saves_and_loads_without_pickle(tmp_path):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(100, 2)), rng.integers(0, 10, 100).astype(float)
+    model = PiecewiseConstantRegressor(bin_width=2.0).fit(X, y)
+    model.save(tmp_path / "m.npz")
+    loaded = PiecewiseConstantRegressor.load(tmp_path / "m.npz")
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_fit_evaluate_uses_only_the_training_split():
+    y = np.arange(100.0)
+    features = Dataset(
+        images=np.sqrt(y)[:, None],
+        property=y,
+        split=np.where(np.arange(100) % 5 == 0, TEST, TRAIN),
+    )
+    model, metrics, table = fit_evaluate(PiecewiseConstantRegressor(), features, 1.0, 0)
+    assert metrics["n_train"] == 80 and metrics["n_test"] == 20
+    assert set(table["index"]) == set(range(0, 100, 5))
+    assert not np.isin(model.bin_values_, y[::5]).any()  # no test label was binned
+    assert set(metrics["seconds"]) == {"features", "train", "predict"}
+
+
+def test_training_subsets_are_nested_and_seeded():
+    idx = np.arange(1000)
+    fracs = [0.001, 0.01, 0.1, 0.5, 1.0]
+    subsets = [set(training_subset(idx, f, seed=3)) for f in fracs]
+    assert [len(s) for s in subsets] == [1, 10, 100, 500, 1000]
+    assert all(a <= b for a, b in zip(subsets, subsets[1:], strict=False))
+    assert set(training_subset(idx, 0.1, seed=4)) != subsets[2]
+    with pytest.raises(ValueError, match="fraction"):
+        training_subset(idx, 0.0, 0)
