@@ -17,6 +17,7 @@ include: "rules/simulate.smk"
 include: "rules/assemble.smk"
 include: "rules/features.smk"
 include: "rules/models.smk"
+include: "rules/studies.smk"
 include: "rules/figures.smk"
 
 

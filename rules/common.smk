@@ -38,11 +38,97 @@ def model_dir(dataset, model, frac, seed):
 
 def final_targets():
     """Everything `snakemake` builds by default, derived from the config."""
+    targets = [f"results/data/{dataset}.h5" for dataset in config["datasets"]]
+    return targets + study_targets()
+
+
+# --- studies, tables and figures (rules/studies.smk, rules/figures.smk) ---------------
+
+STUDIES = config["studies"]
+SEEDS = STUDIES["seeds"]
+
+# study -> outputs it puts into `rule all`; {dataset} is expanded over config["datasets"]
+STUDY_OUTPUTS = {
+    "table2": [
+        "results/tables/table2.csv",
+        "results/tables/table2.md",
+        "results/tables/table2.tex",
+    ],
+    "metrics": ["results/tables/metrics_{dataset}.csv"],
+    "examples": ["results/figures/fig01_examples_{dataset}.png"],
+    "histograms": ["results/figures/fig02_histograms.png"],
+    "psd": ["results/figures/fig03_psd_{dataset}.png"],
+    "features": ["results/figures/fig04_features_{dataset}.png"],
+    "mucha": ["results/figures/fig07_mucha_{dataset}.png"],
+    "confusion": ["results/figures/fig08_confusion_{dataset}.png"],
+    "fraction": ["results/figures/fig09_fraction_{dataset}.png"],
+    "timing": ["results/figures/fig10_timing_{dataset}.png"],
+    "pixel_pca": ["results/figures/figB12_pixel_pca_{dataset}.png"],
+    "pca_scree": ["results/figures/figB13_pca_scree_{dataset}.png"],
+    "pca_confusion": ["results/figures/figB14_pca_confusion_{dataset}.png"],
+    "zoo": ["results/figures/figD18_zoo_rmse.png", "results/figures/figD19_zoo_r2.png"],
+}
+
+
+def study_targets():
+    """Tables and figures of the studies the config selects (studies.targets)."""
     targets = []
-    for dataset in config["datasets"]:
-        targets.append(f"results/data/{dataset}.h5")
-        targets.append(f"results/figures/fig08_confusion_{dataset}.png")
-    return targets
+    for study in STUDIES["targets"]:
+        for path in STUDY_OUTPUTS[study]:
+            targets += expand(path, dataset=config["datasets"])
+    return list(dict.fromkeys(targets))
+
+
+def frac_str(frac):
+    """A fraction as its {frac} wildcard: 1 -> '1.0', 0.001 -> '0.001'."""
+    return str(float(frac))
+
+
+def model_predictions(dataset, models=None, frac="1.0", seed=0):
+    """predictions.csv paths beside model_metrics(...)."""
+    return [
+        p.replace("metrics.json", "predictions.csv")
+        for p in model_metrics(dataset, models, frac, seed)
+    ]
+
+
+def table2_metrics(wildcards=None):
+    """Table 2: every configured model and dataset, full training set, every seed."""
+    return [
+        p
+        for dataset in config["datasets"]
+        for seed in SEEDS
+        for p in model_metrics(dataset, MODEL_IDS, "1.0", seed)
+    ]
+
+
+def fraction_metrics(dataset):
+    """Figs. 9 and 10: the fraction-study models at every fraction and seed."""
+    return [
+        p
+        for frac in STUDIES["fractions"]
+        for seed in SEEDS
+        for p in model_metrics(
+            dataset, STUDIES["fraction_models"], frac_str(frac), seed
+        )
+    ]
+
+
+def all_metrics(dataset):
+    """metrics_{dataset}.csv: every model the config trains on a dataset."""
+    own = [p for seed in SEEDS for p in model_metrics(dataset, MODEL_IDS, "1.0", seed)]
+    if "fraction" in STUDIES["targets"] or "timing" in STUDIES["targets"]:
+        own += fraction_metrics(dataset)
+    return sorted(set(own))
+
+
+def zoo_results(wildcards=None):
+    """Figs. D.18/D.19: the zoo results of every dataset and feature set."""
+    return expand(
+        "results/studies/{dataset}/zoo_{feature}.csv",
+        dataset=config["datasets"],
+        feature=STUDIES["zoo"]["features"],
+    )
 
 
 def ising_n_shards():

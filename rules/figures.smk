@@ -1,9 +1,124 @@
 # Figures of the study: results/figures/{name}.png with a .pdf beside it.
 
 
+rule fig01_examples:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        png=report(
+            "results/figures/fig01_examples_{dataset}.png",
+            caption="../workflow/report/fig01_examples.rst",
+            category="Datasets",
+        ),
+        pdf="results/figures/fig01_examples_{dataset}.pdf",
+    log:
+        logpath("fig01_examples", "dataset"),
+    benchmark:
+        benchpath("fig01_examples", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=5,
+    params:
+        n_examples=STUDIES["n_examples"],
+    script:
+        "../workflow/scripts/plot_examples.py"
+
+
+rule fig02_histograms:
+    input:
+        data=expand("results/data/{dataset}.h5", dataset=config["datasets"]),
+    output:
+        png=report(
+            "results/figures/fig02_histograms.png",
+            caption="../workflow/report/fig02_histograms.rst",
+            category="Datasets",
+        ),
+        pdf="results/figures/fig02_histograms.pdf",
+    log:
+        logpath("fig02_histograms"),
+    benchmark:
+        benchpath("fig02_histograms")
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        datasets=config["datasets"],
+    script:
+        "../workflow/scripts/plot_histograms.py"
+
+
+rule fig03_psd:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        png=report(
+            "results/figures/fig03_psd_{dataset}.png",
+            caption="../workflow/report/fig03_psd.rst",
+            category="Datasets",
+        ),
+        pdf="results/figures/fig03_psd_{dataset}.pdf",
+    log:
+        logpath("fig03_psd", "dataset"),
+    benchmark:
+        benchpath("fig03_psd", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=5,
+    params:
+        n_images=3,
+    script:
+        "../workflow/scripts/plot_psd.py"
+
+
+rule fig04_features:
+    input:
+        grad="results/features/{dataset}/grad.h5",
+        physfeat1="results/features/{dataset}/physfeat1.h5",
+    output:
+        png=report(
+            "results/figures/fig04_features_{dataset}.png",
+            caption="../workflow/report/fig04_features.rst",
+            category="Features",
+        ),
+        pdf="results/figures/fig04_features_{dataset}.pdf",
+    log:
+        logpath("fig04_features", "dataset"),
+    benchmark:
+        benchpath("fig04_features", "dataset")
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_features.py"
+
+
+rule fig07_mucha:
+    input:
+        channels="results/features/{dataset}/mucha.h5",
+    output:
+        png=report(
+            "results/figures/fig07_mucha_{dataset}.png",
+            caption="../workflow/report/fig07_mucha.rst",
+            category="Features",
+        ),
+        pdf="results/figures/fig07_mucha_{dataset}.pdf",
+    log:
+        logpath("fig07_mucha", "dataset"),
+    benchmark:
+        benchpath("fig07_mucha", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=5,
+    params:
+        n_images=min(3, STUDIES["n_examples"]),
+    script:
+        "../workflow/scripts/plot_mucha.py"
+
+
 rule fig08_confusion:
     input:
-        metrics=lambda w: model_metrics(w.dataset),
+        metrics=lambda w: model_metrics(w.dataset, frac="1.0", seed=SEEDS[0]),
+        predictions=lambda w: model_predictions(w.dataset, frac="1.0", seed=SEEDS[0]),
     output:
         png=report(
             "results/figures/fig08_confusion_{dataset}.png",
@@ -23,3 +138,161 @@ rule fig08_confusion:
         label_max=config["ising"]["label_max"],
     script:
         "../workflow/scripts/plot_confusion.py"
+
+
+rule fig09_fraction:
+    input:
+        curves="results/studies/{dataset}/fraction.csv",
+    output:
+        png=report(
+            "results/figures/fig09_fraction_{dataset}.png",
+            caption="../workflow/report/fig09_fraction.rst",
+            category="Training fraction and timing",
+        ),
+        pdf="results/figures/fig09_fraction_{dataset}.pdf",
+    log:
+        logpath("fig09_fraction", "dataset"),
+    benchmark:
+        benchpath("fig09_fraction", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_fraction.py"
+
+
+rule fig10_timing:
+    input:
+        curves="results/studies/{dataset}/fraction.csv",
+    output:
+        png=report(
+            "results/figures/fig10_timing_{dataset}.png",
+            caption="../workflow/report/fig10_timing.rst",
+            category="Training fraction and timing",
+        ),
+        pdf="results/figures/fig10_timing_{dataset}.pdf",
+    log:
+        logpath("fig10_timing", "dataset"),
+    benchmark:
+        benchpath("fig10_timing", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_timing.py"
+
+
+rule figB12_pixel_pca:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        png=report(
+            "results/figures/figB12_pixel_pca_{dataset}.png",
+            caption="../workflow/report/figB12_pixel_pca.rst",
+            category="Appendix B: PCA",
+        ),
+        pdf="results/figures/figB12_pixel_pca_{dataset}.pdf",
+    log:
+        logpath("figB12_pixel_pca", "dataset"),
+    benchmark:
+        benchpath("figB12_pixel_pca", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        seed=SEEDS[0],
+    script:
+        "../workflow/scripts/plot_pixel_pca.py"
+
+
+rule figB13_pca_scree:
+    input:
+        scree="results/studies/{dataset}/pca_scree.csv",
+        scores="results/studies/{dataset}/pca_scores.csv",
+    output:
+        png=report(
+            "results/figures/figB13_pca_scree_{dataset}.png",
+            caption="../workflow/report/figB13_pca_scree.rst",
+            category="Appendix B: PCA",
+        ),
+        pdf="results/figures/figB13_pca_scree_{dataset}.pdf",
+    log:
+        logpath("figB13_pca_scree", "dataset"),
+    benchmark:
+        benchpath("figB13_pca_scree", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/plot_pca_scree.py"
+
+
+rule figB14_pca_confusion:
+    input:
+        scores="results/studies/{dataset}/pca_scores.csv",
+        predictions="results/studies/{dataset}/pca_predictions.csv",
+    output:
+        png=report(
+            "results/figures/figB14_pca_confusion_{dataset}.png",
+            caption="../workflow/report/figB14_pca_confusion.rst",
+            category="Appendix B: PCA",
+        ),
+        pdf="results/figures/figB14_pca_confusion_{dataset}.pdf",
+    log:
+        logpath("figB14_pca_confusion", "dataset"),
+    benchmark:
+        benchpath("figB14_pca_confusion", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        components=STUDIES["pca"]["confusion_components"],
+        label_max=config["ising"]["label_max"],
+    script:
+        "../workflow/scripts/plot_pca_confusion.py"
+
+
+rule figD18_zoo_rmse:
+    input:
+        results=zoo_results,
+    output:
+        png=report(
+            "results/figures/figD18_zoo_rmse.png",
+            caption="../workflow/report/figD18_zoo_rmse.rst",
+            category="Appendix D: scikit-learn regressors",
+        ),
+        pdf="results/figures/figD18_zoo_rmse.pdf",
+    log:
+        logpath("figD18_zoo_rmse"),
+    benchmark:
+        benchpath("figD18_zoo_rmse")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        metric="rmse",
+    script:
+        "../workflow/scripts/plot_zoo.py"
+
+
+rule figD19_zoo_r2:
+    input:
+        results=zoo_results,
+    output:
+        png=report(
+            "results/figures/figD19_zoo_r2.png",
+            caption="../workflow/report/figD19_zoo_r2.rst",
+            category="Appendix D: scikit-learn regressors",
+        ),
+        pdf="results/figures/figD19_zoo_r2.pdf",
+    log:
+        logpath("figD19_zoo_r2"),
+    benchmark:
+        benchpath("figD19_zoo_r2")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        metric="r2",
+    script:
+        "../workflow/scripts/plot_zoo.py"

@@ -189,9 +189,9 @@ def table2_latex(table: pd.DataFrame) -> str:
             "ΔR²": "$\\Delta R^2$",
         }
     )
-    display = display.replace("±", "$\\pm$", regex=True)
+    display = display.map(lambda v: v.replace("±", "$\\pm$") if isinstance(v, str) else v)
     latex = display.to_latex(index=False, escape=False, column_format="ll" + "r" * 7)
-    return "% " + TABLE2_NOTE + "\n" + latex.replace("\\toprule", "\\toprule", 1)
+    return "% " + TABLE2_NOTE + "\n" + latex
 
 
 # --------------------------------------------------------------------- fraction, timing

@@ -83,44 +83,39 @@ def histograms_figure(props: dict, labels: dict, bins: int = 50):
     return fig
 
 
-def radial_psd(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Radially averaged, normalised power spectrum of an image, for wavenumbers 1..N/2.
+def normalised_psd(image: np.ndarray, n_bins: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Wavenumbers k >= 1 and the normalised radial PSD there, as physfeat1 fits it.
 
-    >>> k, p = radial_psd(np.random.default_rng(0).random((16, 16)))
-    >>> k.tolist() == list(range(1, 9)), bool(np.isclose(p.sum(), 1.0))
+    >>> k, p = normalised_psd(np.random.default_rng(0).random((64, 64)))
+    >>> len(k) == len(p) == 31, bool(np.isclose(p.sum(), 1.0))
     (True, True)
     """
-    image = np.asarray(image, dtype=float)
-    n = image.shape[0]
-    power = np.abs(np.fft.fft2(image - image.mean())) ** 2
-    f = np.fft.fftfreq(n) * n
-    k = np.rint(np.hypot(*np.meshgrid(f, f, indexing="ij"))).astype(int)
-    ks = np.arange(1, n // 2 + 1)
-    p = np.array([power[k == kk].mean() for kk in ks])
-    return ks, p / p.sum() if p.sum() > 0 else p
+    from microprop.features.psd import radial_psd, wavenumbers
+
+    image = np.asarray(image)
+    p = radial_psd(image[None], n_bins)[0, 1:]
+    k = wavenumbers(image.shape, n_bins)[1:]
+    return k, p / p.sum() if p.sum() > 0 else p
 
 
-def loglog_fit(k: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """Intercept and slope of a line fitted to log10 P against log10 k; the intercept is
-    back-transformed (P ≈ intercept · k**slope).
+def physfeat1_fit(image: np.ndarray) -> tuple[float, float]:
+    """The physfeat1 features of one image: intercept A and slope a of P(k) = A k^a."""
+    from microprop.features.psd import PSDLineFit
 
-    >>> a, b = loglog_fit(np.array([1.0, 2, 4]), 3 * np.array([1.0, 2, 4]) ** -2)
-    >>> round(a, 6), round(b, 6)
-    (3.0, -2.0)
-    """
-    ok = p > 0
-    b, a = np.polyfit(np.log10(k[ok]), np.log10(p[ok]), 1)
-    return float(10**a), float(b)
+    a, b = PSDLineFit().fit_transform(np.asarray(image)[None])[0]
+    return float(a), float(b)
 
 
-def psd_figure(images, prop, label: str = "property", n: int = 3, psd=radial_psd, fit=loglog_fit):
+def psd_figure(
+    images, prop, label: str = "property", n: int = 3, psd=normalised_psd, fit=physfeat1_fit
+):
     """``n`` images (low to high property) beside their PSD and its line fit (log-log)."""
     idx = pick_examples(prop, n)
     fig, axes = plt.subplots(n, 2, figsize=(6.5, 2.6 * n), squeeze=False)
     for (ax_img, ax_psd), i in zip(axes, idx, strict=True):
         _image_row([ax_img], images[[i]], [f"{label} = {prop[i]:.4g}"])
         k, p = psd(images[i])
-        a, b = fit(k, p)
+        a, b = fit(images[i])
         ax_psd.loglog(k, p, "o", ms=3)
         ax_psd.loglog(k, a * k**b, "-", color="red", lw=1, label=f"{a:.3g} k^{b:.2f}")
         ax_psd.set_xlabel("k")
@@ -164,3 +159,14 @@ def mucha_figure(channels: np.ndarray, prop, label: str = "property", names=None
             ax.set_title(f"{names[j]} ({label} {prop[i]:.4g})", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def property_label(attrs: dict) -> str:
+    """Axis label of a dataset's property from its file attributes.
+
+    >>> property_label({"property_name": "total free energy", "property_units": "J"})
+    'total free energy [J]'
+    """
+    name = attrs.get("property_name") or "property"
+    units = attrs.get("property_units") or ""
+    return f"{name} [{units}]" if units and len(units) <= 20 else name

@@ -1,0 +1,115 @@
+# The paper's studies (section 4, Appendices B-D): tables and the aggregated data behind
+# the figures. Aggregates go to results/studies/{dataset}/, tables to results/tables/.
+
+
+rule table2:
+    input:
+        metrics=table2_metrics,
+    output:
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../workflow/report/table2.rst",
+            category="Tables",
+        ),
+        md=report(
+            "results/tables/table2.md",
+            caption="../workflow/report/table2.rst",
+            category="Tables",
+        ),
+        tex=report(
+            "results/tables/table2.tex",
+            caption="../workflow/report/table2.rst",
+            category="Tables",
+        ),
+    log:
+        logpath("table2"),
+    benchmark:
+        benchpath("table2")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        models=MODEL_IDS,
+    script:
+        "../workflow/scripts/table2.py"
+
+
+rule metrics_table:
+    input:
+        metrics=lambda w: all_metrics(w.dataset),
+    output:
+        csv=report(
+            "results/tables/metrics_{dataset}.csv",
+            caption="../workflow/report/metrics_table.rst",
+            category="Tables",
+        ),
+    log:
+        logpath("metrics_table", "dataset"),
+    benchmark:
+        benchpath("metrics_table", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/metrics_table.py"
+
+
+rule fraction_study:
+    input:
+        metrics=lambda w: fraction_metrics(w.dataset),
+    output:
+        csv="results/studies/{dataset}/fraction.csv",
+    log:
+        logpath("fraction_study", "dataset"),
+    benchmark:
+        benchpath("fraction_study", "dataset")
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/fraction_study.py"
+
+
+rule sklearn_zoo:
+    input:
+        features="results/features/{dataset}/{feature}.h5",
+    output:
+        csv="results/studies/{dataset}/zoo_{feature}.csv",
+    log:
+        logpath("sklearn_zoo", "dataset", "feature"),
+    benchmark:
+        benchpath("sklearn_zoo", "dataset", "feature")
+    wildcard_constraints:
+        feature="[a-z0-9]+",
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        regressors=STUDIES["zoo"]["regressors"],
+        max_train=STUDIES["zoo"]["max_train"],
+        seed=SEEDS[0],
+    script:
+        "../workflow/scripts/sklearn_zoo.py"
+
+
+rule pca_study:
+    input:
+        embedding="results/features/{dataset}/cnnembed.h5",
+    output:
+        scree="results/studies/{dataset}/pca_scree.csv",
+        scores="results/studies/{dataset}/pca_scores.csv",
+        predictions="results/studies/{dataset}/pca_predictions.csv",
+    log:
+        logpath("pca_study", "dataset"),
+    benchmark:
+        benchpath("pca_study", "dataset")
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        components=STUDIES["pca"]["components"],
+        svr=STUDIES["pca"]["svr"],
+        max_train=STUDIES["pca"]["max_train"],
+        seed=SEEDS[0],
+    script:
+        "../workflow/scripts/pca_study.py"

@@ -1,0 +1,22 @@
+"""Rule pca_study: SVR on the first k principal components of the CNN embedding."""
+
+from microprop.io import atomic_path, load_features
+from microprop.logs import setup_logging
+from microprop.studies import pca_study
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+
+scree, scores, predictions = pca_study(
+    load_features(sm.input.embedding),
+    sm.params.components,
+    dict(sm.params.svr),
+    seed=sm.params.seed,
+    max_train=sm.params.max_train,
+)
+for frame, path in ((scree, sm.output.scree), (scores, sm.output.scores)):
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+with atomic_path(sm.output.predictions) as tmp:
+    predictions.to_csv(tmp, index=False)
+log.info("PCA study of %s:\n%s", sm.wildcards.dataset, scores.to_string())

@@ -1,0 +1,14 @@
+"""Rule fig09_fraction: test RMSE against the training fraction (log-x inset)."""
+
+import pandas as pd
+
+from microprop.logs import setup_logging
+from microprop.plots.confusion import save_figure
+from microprop.plots.fraction import fraction_figure
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+
+curves = pd.read_csv(sm.input.curves)
+save_figure(fraction_figure(curves, title=sm.wildcards.dataset), sm.output.png)
+log.info("wrote %s", sm.output.png)

@@ -1,0 +1,14 @@
+"""Rule fig10_timing: training and prediction time against the training-set size."""
+
+import pandas as pd
+
+from microprop.logs import setup_logging
+from microprop.plots.confusion import save_figure
+from microprop.plots.timing import timing_figure
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+
+curves = pd.read_csv(sm.input.curves)
+save_figure(timing_figure(curves, title=sm.wildcards.dataset), sm.output.png)
+log.info("wrote %s", sm.output.png)
