@@ -1,0 +1,143 @@
+"""Unit tests of the studies (Table 2, fraction/timing aggregation, zoo, PCA) and their plots."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microprop.io import TEST, TRAIN, Dataset
+from microprop.plots.confusion import confusion_figure, paper_panels, save_figure
+from microprop.studies import (
+    PAPER_TABLE2,
+    ZOO_REGRESSORS,
+    collect_metrics,
+    fraction_curves,
+    pca_study,
+    pixel_pca,
+    run_zoo,
+    table2,
+    table2_latex,
+    table2_markdown,
+)
+
+
+def write_metrics(root, dataset, model, frac, seed, rmse, r2, n_train=100, n_test=50):
+    d = root / dataset / model / f"frac{frac}" / f"seed{seed}"
+    d.mkdir(parents=True)
+    m = {
+        "rmse": rmse, "r2": r2, "mae": rmse / 2, "n_train": n_train, "n_test": n_test,
+        "frac": frac, "seed": seed, "model": model, "dataset": dataset,
+        "seconds": {"features": 4.0, "train": 1.0, "predict": 0.5}, "hyperparameters": {},
+    }  # fmt: skip
+    (d / "metrics.json").write_text(json.dumps(m))
+    return d / "metrics.json"
+
+
+@pytest.fixture
+def metrics(tmp_path):
+    paths = []
+    for seed, rmse in ((0, 10.0), (1, 12.0)):
+        for frac, scale in ((0.1, 2.0), (1.0, 1.0)):
+            n = int(1000 * frac)
+            paths.append(write_metrics(tmp_path, "ising", "grad-pcr", frac, seed, rmse * scale,
+                                       0.9, n_train=n, n_test=100))  # fmt: skip
+    paths.append(write_metrics(tmp_path, "ising", "my-new-model", 1.0, 0, 5.0, 0.99))
+    paths.append(write_metrics(tmp_path, "ch", "grad-pcr", 1.0, 0, 300.0, 0.7))
+    return collect_metrics(paths)
+
+
+def test_table2_means_over_seeds_and_compares_with_the_paper(metrics):
+    t = table2(metrics, models=["my-new-model", "grad-pcr"])
+    assert list(t["model"][t["dataset"] == "ising"]) == ["my-new-model", "grad-pcr"]
+    row = t[(t.dataset == "ising") & (t.model == "grad-pcr")].iloc[0]
+    assert row.rmse == 11.0 and row.n_seeds == 2
+    assert row.rmse_std == pytest.approx(np.std([10.0, 12.0], ddof=1))
+    assert row.paper_rmse == PAPER_TABLE2["ising"]["grad-pcr"][0]
+    assert row.rmse_diff == pytest.approx(11.0 - 16.3)
+    new = t[t.model == "my-new-model"].iloc[0]  # a model the paper does not have: no numbers
+    assert np.isnan(new.paper_rmse) and np.isnan(new.rmse_diff)
+
+
+def test_table2_markdown_and_latex_list_every_model_and_the_ch_caveat(metrics):
+    t = table2(metrics)
+    md, tex = table2_markdown(t), table2_latex(t)
+    for model in ("grad-pcr", "my-new-model"):
+        assert f"| {model} " in md and model in tex
+    assert "11.00 ± 1.41" in md and "$\\pm$" in tex
+    assert "## ch" in md and "reference only" in md
+    assert tex.count("\\\\") == len(t) + 1  # header + one row per model
+
+
+def test_paper_table2_has_the_papers_numbers():
+    assert PAPER_TABLE2["ising"]["resnet18"] == (8.0, 0.988)
+    assert PAPER_TABLE2["ch"]["mucha-resnet34"] == (11.0, 1.0)
+    assert set(PAPER_TABLE2["ising"]) == set(PAPER_TABLE2["ch"]) and len(PAPER_TABLE2["ch"]) == 8
+
+
+def test_fraction_curves_aggregate_seeds_and_add_the_feature_share(metrics):
+    c = fraction_curves(metrics)
+    row = c[(c.dataset == "ising") & (c.model == "grad-pcr") & (c.frac == 0.1)].iloc[0]
+    assert row.n_seeds == 2 and row.n_train == 100
+    assert row.rmse_mean == 22.0 and (row.rmse_min, row.rmse_max) == (20.0, 24.0)
+    # features timed on the whole dataset (1000 train + 100 test); 100 training images
+    assert row.train_total_s_mean == pytest.approx(1.0 + 4.0 * 100 / 1100)
+    assert list(c[(c.dataset == "ising") & (c.model == "grad-pcr")].frac) == [0.1, 1.0]
+
+
+def synthetic_features(n=120, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 50 * X[:, 0] + 5 * rng.normal(size=n) + 100
+    split = np.where(np.arange(n) % 4 == 0, TEST, TRAIN)
+    return Dataset(X, y, split)
+
+
+def test_zoo_runs_every_regressor_and_learns_a_linear_signal():
+    res = run_zoo(synthetic_features(), list(ZOO_REGRESSORS), seed=0, max_train=60)
+    assert list(res.regressor) == list(ZOO_REGRESSORS)
+    assert (res.n_train == 60).all()
+    assert res.set_index("regressor").loc["linear_svm", "r2"] > 0.9
+    assert np.isfinite(res.rmse).all()
+
+
+def test_zoo_refuses_an_unknown_regressor():
+    with pytest.raises(ValueError, match="unknown regressor"):
+        run_zoo(synthetic_features(), ["naive_bayes"])
+
+
+def test_pca_study_scree_is_monotone_and_components_help():
+    rng = np.random.default_rng(1)
+    latent = rng.normal(size=(200, 4))
+    X = latent @ rng.normal(size=(4, 30)) + 0.01 * rng.normal(size=(200, 30))
+    y = latent @ np.array([3.0, -2.0, 1.0, 0.5])
+    ds = Dataset(X, y, np.where(np.arange(200) % 5 == 0, TEST, TRAIN))
+    scree, scores, pred = pca_study(ds, [1, 4, 50], {"C": 10.0, "epsilon": 0.01}, seed=0)
+    assert np.all(np.diff(scree.cumulative) >= 0) and scree.cumulative.iloc[-1] <= 1 + 1e-9
+    assert scree.cumulative.iloc[3] > 0.99  # four latent directions
+    assert list(scores.n_components) == [1, 4, 30]  # 50 capped at the embedding width
+    assert scores.rmse.iloc[1] < 0.5 * scores.rmse.iloc[0]
+    assert len(pred) == 3 * 40
+
+
+def test_pixel_pca_separates_ordered_from_random_images():
+    rng = np.random.default_rng(2)
+    flat = np.zeros((20, 8, 8)) + rng.integers(0, 2, (20, 1, 1)) * 255
+    noisy = rng.integers(0, 2, (20, 8, 8)) * 255
+    z = pixel_pca(np.concatenate([flat, noisy]), 2)
+    assert z.shape == (40, 2)
+    assert np.abs(z[:20, 0]).mean() > np.abs(z[20:, 0]).mean()
+
+
+def test_confusion_grid_overlays_grad_in_red(tmp_path):
+    t = pd.DataFrame({"true": [0.0, 100, 255], "predicted": [10.0, 90, 250]})
+    m = {"rmse": 8.0, "r2": 0.99}
+    panels = paper_panels({"grad-svr": (t, m), "physfeat1-svr": (t, m), "grad-pcr": (t, m)})
+    assert [p["title"] for p in panels] == ["physfeat1-svr", "grad-pcr"]
+    fig = confusion_figure(panels, limits=(0, 255), label="label")
+    ax = fig.axes[0]
+    colors = [tuple(c.get_facecolor()[0][:3]) for c in ax.collections]
+    assert len(colors) == 2 and colors[0][0] > 0.8 > colors[0][2]  # red drawn first
+    assert ax.get_xlim() == (0, 255)
+    save_figure(fig, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 1000 and (tmp_path / "f.pdf").exists()

@@ -1,0 +1,193 @@
+"""The workflow as a whole: dry-run job counts follow the config, one figure runs only what
+it needs, the smoke run writes every figure and table, and the report builds."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+
+import pytest
+import yaml
+from helpers import REPO, SMOKE, copy_workflow, snakemake
+from snakemake.utils import validate
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+# study -> outputs (independent of rules/common.smk on purpose); {d} = each dataset
+STUDY_OUTPUTS = {
+    "table2": [
+        "results/tables/table2.csv",
+        "results/tables/table2.md",
+        "results/tables/table2.tex",
+    ],
+    "metrics": ["results/tables/metrics_{d}.csv"],
+    "examples": ["results/figures/fig01_examples_{d}.png"],
+    "histograms": ["results/figures/fig02_histograms.png"],
+    "psd": ["results/figures/fig03_psd_{d}.png"],
+    "features": ["results/figures/fig04_features_{d}.png"],
+    "mucha": ["results/figures/fig07_mucha_{d}.png"],
+    "confusion": ["results/figures/fig08_confusion_{d}.png"],
+    "fraction": ["results/figures/fig09_fraction_{d}.png"],
+    "timing": ["results/figures/fig10_timing_{d}.png"],
+    "pixel_pca": ["results/figures/figB12_pixel_pca_{d}.png"],
+    "pca_scree": ["results/figures/figB13_pca_scree_{d}.png"],
+    "pca_confusion": ["results/figures/figB14_pca_confusion_{d}.png"],
+    "zoo": ["results/figures/figD18_zoo_rmse.png", "results/figures/figD19_zoo_r2.png"],
+}
+PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
+    "fig01_examples": "examples",
+    "fig03_psd": "psd",
+    "fig04_features": "features",
+    "fig07_mucha": "mucha",
+    "fig08_confusion": "confusion",
+    "fig09_fraction": "fraction",
+    "fig10_timing": "timing",
+    "figB12_pixel_pca": "pixel_pca",
+    "figB13_pca_scree": "pca_scree",
+    "figB14_pca_confusion": "pca_confusion",
+    "metrics_table": "metrics",
+}
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(*overlays: str) -> dict:
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for overlay in overlays:
+        config = merge(config, yaml.safe_load((REPO / overlay).read_text()) or {})
+    validate(config, str(SCHEMA))  # fills in the schema's defaults
+    return config
+
+
+def expected_jobs(config: dict) -> dict[str, int]:
+    """Jobs per rule (studies, figures, training; simulation where simple) from a config."""
+    st, datasets = config["studies"], config["datasets"]
+    targets, n_d = set(st["targets"]), len(datasets)
+    jobs = {"all": 1, "assemble": n_d}
+    if "ising" in datasets:
+        jobs["simulate_ising"] = math.ceil(
+            config["ising"]["n_images"] / config["ising"]["shard_size"]
+        )
+    for rule, study in PER_DATASET_FIGURES.items():
+        jobs[rule] = n_d if study in targets else 0
+    jobs["table2"] = int("table2" in targets)
+    jobs["fig02_histograms"] = int("histograms" in targets)
+    jobs["figD18_zoo_rmse"] = jobs["figD19_zoo_r2"] = int("zoo" in targets)
+    jobs["sklearn_zoo"] = n_d * len(st["zoo"]["features"]) if "zoo" in targets else 0
+    jobs["fraction_study"] = n_d if targets & {"fraction", "timing"} else 0
+    jobs["pca_study"] = n_d if targets & {"pca_scree", "pca_confusion"} else 0
+    trained = set()
+    ids, seeds = config["models"]["ids"], st["seeds"]
+    if targets & {"table2", "metrics"}:
+        trained |= {(d, m, 1.0, s) for d in datasets for m in ids for s in seeds}
+    if "confusion" in targets:
+        trained |= {(d, m, 1.0, seeds[0]) for d in datasets for m in ids}
+    if targets & {"fraction", "timing", "metrics"}:
+        fm, fr = st["fraction_models"], st["fractions"]
+        trained |= {(d, m, float(f), s) for d in datasets for m in fm for f in fr for s in seeds}
+    jobs["train_*"] = len(trained)
+    return jobs
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = stdout.split("Job stats:")[1]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M))
+    counts = {rule: int(n) for rule, n in counts.items()}
+    total = counts.pop("total")
+    assert sum(counts.values()) == total
+    return counts
+
+
+def dry_run(workdir, *args):
+    return job_counts(snakemake(workdir, "-n", "--quiet", "rules", *args).stdout)
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """A copy of the workflow without any results."""
+    return copy_workflow(tmp_path_factory.mktemp("fresh"))
+
+
+@pytest.mark.parametrize("overlays", [(), ("config/paper.yaml",), (SMOKE,)], ids=str)
+def test_dry_run_job_counts_match_the_config(fresh, overlays):
+    config = load_config(*overlays)
+    args = [a for o in overlays for a in ("--configfile", o)]
+    counts = dry_run(fresh, *args)
+    expected = expected_jobs(config)
+    trained = sum(n for rule, n in counts.items() if rule.startswith("train_"))
+    assert trained == expected.pop("train_*")
+    for rule, n in expected.items():
+        assert counts.get(rule, 0) == n, f"{rule}: {counts.get(rule, 0)} jobs, expected {n}"
+
+
+def test_paper_config_is_the_papers_study():
+    config = load_config("config/paper.yaml")
+    assert config["ising"]["n_images"] == 50_000
+    assert config["studies"]["fractions"] == [0.001, 0.005, 0.01, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert set(config["studies"]["targets"]) == set(STUDY_OUTPUTS)
+
+
+def test_one_figure_from_scratch_runs_only_what_it_needs(fresh):
+    config = load_config(SMOKE)
+    shards = math.ceil(config["ising"]["n_images"] / config["ising"]["shard_size"])
+    counts = dry_run(fresh, "--configfile", SMOKE, "--", "results/figures/fig02_histograms.png")
+    assert counts == {"simulate_ising": shards, "assemble": 1, "fig02_histograms": 1}
+
+
+def test_rebuilding_one_figure_after_a_run(smoke_run):
+    config = load_config(SMOKE)
+    fig09 = "results/figures/fig09_fraction_ising.png"
+    assert dry_run(
+        smoke_run, "--configfile", SMOKE, "--forcerun", "fig09_fraction", "--", fig09
+    ) == {"fig09_fraction": 1}
+    # retraining the fraction-study models reruns them, the aggregate and this figure only
+    st = config["studies"]
+    n_models = len(st["fraction_models"]) * len(st["fractions"]) * len(st["seeds"])
+    counts = dry_run(smoke_run, "--configfile", SMOKE, "--forcerun", "train_pcr", "--", fig09)
+    assert counts == {"train_pcr": n_models, "fraction_study": 1, "fig09_fraction": 1}
+
+
+def smoke_targets():
+    config = load_config(SMOKE)
+    return [
+        p.format(d=d)
+        for study in config["studies"]["targets"]
+        for p in STUDY_OUTPUTS[study]
+        for d in config["datasets"]
+    ]
+
+
+def test_smoke_run_writes_every_figure_and_table(smoke_run):
+    missing = [p for p in dict.fromkeys(smoke_targets()) if not (smoke_run / p).is_file()]
+    assert not missing
+    for png in (smoke_run / "results/figures").glob("*.png"):
+        assert png.stat().st_size > 5_000, png
+        assert png.with_suffix(".pdf").is_file(), png
+    # nothing left to do
+    assert "Nothing to be done" in snakemake(smoke_run, "-n", "--configfile", SMOKE).stdout
+
+
+def test_table2_lists_every_model(smoke_run):
+    config = load_config(SMOKE)
+    md = (smoke_run / "results/tables/table2.md").read_text()
+    for dataset in config["datasets"]:
+        assert f"## {dataset}" in md
+    for model in config["models"]["ids"]:
+        assert re.search(rf"^\| {re.escape(model)} +\|", md, flags=re.M), model
+    assert "paper RMSE" in md
+
+
+def test_report_builds(smoke_run):
+    snakemake(smoke_run, "--configfile", SMOKE, "--report", "results/report.html")
+    html = smoke_run / "results/report.html"
+    assert html.stat().st_size > 100_000
