@@ -1,13 +1,35 @@
 """Feature sets of the paper (section 3.1), as scikit-learn style transformers.
 
 Each feature set maps a stack of uint8 images (N, H, W) to an array (N, ...). The
-registry :data:`FEATURES` maps the workflow's feature names to their transformer.
+registry :data:`FEATURES` maps the workflow's feature names to their transformer; the
+stateless ones are computed by the rule ``features``. "cnnpca" is two steps, the ResNet18
+embedding (:class:`ResNetEmbedding`, rule ``cnn_embedding``, GPU) and a PCA fitted on the
+training split (:func:`fit_pca`, rule ``features_cnnpca``).
 """
 
+from microprop.features.cnn import MissingWeightsError, ResNetEmbedding, fit_pca, weights_file
 from microprop.features.grad import GradientNorm, gradient_magnitude
+from microprop.features.mucha import MultiChannel
+from microprop.features.psd import PSDLineFit, PSDStack, radial_psd
 
 FEATURES = {
     "grad": GradientNorm,
+    "physfeat1": PSDLineFit,
+    "physfeat2": PSDStack,
+    "mucha": MultiChannel,
+    "cnnembed": ResNetEmbedding,
 }
 
-__all__ = ["FEATURES", "GradientNorm", "gradient_magnitude"]
+__all__ = [
+    "FEATURES",
+    "GradientNorm",
+    "MissingWeightsError",
+    "MultiChannel",
+    "PSDLineFit",
+    "PSDStack",
+    "ResNetEmbedding",
+    "fit_pca",
+    "gradient_magnitude",
+    "radial_psd",
+    "weights_file",
+]

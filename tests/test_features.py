@@ -1,0 +1,246 @@
+"""Feature sets (paper, section 3.1): PSD physics, symmetries, layouts, CNN-PCA, MuCha."""
+
+import numpy as np
+import pytest
+import pywt
+from sklearn.base import clone
+
+from microprop.features import (
+    FEATURES,
+    GradientNorm,
+    MissingWeightsError,
+    MultiChannel,
+    PSDLineFit,
+    PSDStack,
+    ResNetEmbedding,
+    fit_pca,
+    radial_psd,
+    weights_file,
+)
+from microprop.features.cnn import resnet18_backbone
+from microprop.features.psd import ring_index
+from microprop.io import TEST, TRAIN
+
+N = 64
+YY, XX = np.mgrid[0:N, 0:N]
+
+
+def cosine(kx, ky, amplitude=1.0):
+    return amplitude * np.cos(2 * np.pi * (kx * XX + ky * YY) / N)
+
+
+def power_law_images(exponent, n=4, seed=0):
+    """Random-phase images whose ring-averaged PSD goes as k^exponent, scaled to 0..255."""
+    rng = np.random.default_rng(seed)
+    k = ring_index((N, N)).astype(float)  # wavenumber of each mode's ring, -1 in corners
+    filt = np.where(k > 0, k, 1.0) ** (exponent / 2) * (k > 0)
+    out = np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, N, N))) * filt).real
+    lo, hi = out.min(axis=(1, 2), keepdims=True), out.max(axis=(1, 2), keepdims=True)
+    return (out - lo) / (hi - lo) * 255.0
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Random, smooth (power-law) and Ising-like binary images, uint8."""
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 256, (2, N, N))
+    smooth = power_law_images(-3.0, n=2, seed=2)
+    binary = np.where(power_law_images(-2.0, n=2, seed=3) > 127, 255, 0)
+    return np.concatenate([noise, smooth, binary]).astype(np.uint8)
+
+
+# --- power spectral density ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kx", "ky", "k"), [(5, 0, 5), (0, 7, 7), (3, 4, 5), (-12, 5, 13)])
+def test_psd_of_a_sinusoid_peaks_at_its_wavenumber(kx, ky, k):
+    psd = radial_psd(cosine(kx, ky, 100.0)[None] + 128.0)[0]
+    assert int(np.argmax(psd[1:])) + 1 == k
+    assert np.count_nonzero(psd[1:] > 1e-6 * psd[k]) == 1  # all fluctuation power in one ring
+
+
+def test_parseval_and_ring_counts():
+    # band-limited image: every mode lies inside the 32 rings, so the rings hold all power
+    u = 128 + cosine(3, 1, 40) + cosine(0, 9, 25) + cosine(-14, 20, 10) + 7 * np.sin(XX)
+    psd = radial_psd(u[None])[0]
+    counts = np.bincount(ring_index((N, N)).ravel() + 1)[1:]
+    assert counts[0] == 1 and counts.sum() < N * N  # DC alone; corners k > 31.5 left out
+    np.testing.assert_allclose((psd * counts).sum(), (u**2).sum(), rtol=1e-5)
+
+
+def test_psd_matches_full_fft_reference(images):
+    """The batched rfft2 + ring matrix equals the plain full-spectrum ring average."""
+    idx = ring_index((N, N))
+    power = np.abs(np.fft.fft2(images.astype(np.float64))) ** 2 / N**2
+    ref = np.stack([np.bincount(idx[idx >= 0], p[idx >= 0], 32) for p in power])
+    ref /= np.bincount(idx[idx >= 0], minlength=32)
+    np.testing.assert_allclose(radial_psd(images), ref, rtol=2e-5, atol=1e-3)
+
+
+SYMMETRIES = {
+    "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "rot180": lambda x: np.rot90(x, 2, axes=(1, 2)),
+    "rot270": lambda x: np.rot90(x, 3, axes=(1, 2)),
+    "flip_rows": lambda x: x[:, ::-1],
+    "flip_cols": lambda x: x[:, :, ::-1],
+    "transpose": lambda x: x.transpose(0, 2, 1),
+    "translate": lambda x: np.roll(x, (17, -5), axis=(1, 2)),
+    "rot90_translate": lambda x: np.roll(np.rot90(x, 1, axes=(1, 2)), (3, 40), axis=(1, 2)),
+}
+
+
+@pytest.mark.parametrize("feature", ["grad", "physfeat1", "physfeat2"])
+@pytest.mark.parametrize("symmetry", list(SYMMETRIES))
+def test_invariant_under_rotations_flips_translations(images, feature, symmetry):
+    f = FEATURES[feature]()
+    before = f.fit_transform(images)
+    after = f.fit_transform(np.ascontiguousarray(SYMMETRIES[symmetry](images)))
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-9)
+    assert not np.allclose(before[0], before[-1])  # the features do tell images apart
+
+
+def test_physfeat1_recovers_power_law_exponent():
+    feats = PSDLineFit().fit_transform(power_law_images(-2.5, n=8, seed=5))
+    assert feats.shape == (8, 2)
+    intercept, slope = feats[:, 0], feats[:, 1]
+    np.testing.assert_allclose(slope.mean(), -2.5, atol=0.1)
+    # back-transformed intercept: the fitted normalised power at k = 1, P(1) = 10^b, for
+    # P(k) = k^-2.5 / sum_k k^-2.5 (the PSD is normalised over k = 1..31)
+    expected = 1 / (np.arange(1, 32.0) ** -2.5).sum()
+    np.testing.assert_allclose(np.exp(np.log(intercept).mean()), expected, rtol=0.15)
+
+
+def test_physfeat1_constant_image_is_finite():
+    feats = PSDLineFit().fit_transform(np.full((2, N, N), 200, np.uint8))
+    assert np.all(np.isfinite(feats))
+    np.testing.assert_array_equal(feats[:, 1], 0.0)
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_physfeat2_layout_and_finite_on_constant_images(value):
+    feats = PSDStack().fit_transform(np.full((3, N, N), value, np.uint8))
+    assert feats.shape == (3, 2, 32)
+    assert np.all(np.isfinite(feats))
+    np.testing.assert_array_equal(feats[:, :, 1:], 0.0)  # no fluctuations: log10(0 + 1)
+    np.testing.assert_array_equal(feats[:, 1], 0.0)  # zero gradient everywhere
+    np.testing.assert_allclose(feats[:, 0, 0], np.log10(N * N * value**2 + 1.0))
+
+
+def test_physfeat2_layout_on_random_images(images):
+    feats = PSDStack().fit_transform(images)
+    assert feats.shape == (len(images), 2, 32)
+    assert np.all(np.isfinite(feats)) and np.all(feats >= 0)
+    # row 0 is the image's PSD, row 1 that of its gradient magnitude (eq. 3 scaling)
+    from microprop.features.grad import gradient_magnitude
+
+    np.testing.assert_allclose(feats[:, 0], np.log10(radial_psd(images) + 1))
+    np.testing.assert_allclose(
+        feats[:, 1], np.log10(radial_psd(gradient_magnitude(images)) + 1), rtol=1e-6
+    )
+
+
+def test_transformers_follow_sklearn_conventions():
+    for cls in (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding):
+        est = cls()
+        assert clone(est).get_params() == est.get_params()
+    assert PSDLineFit(n_bins=16).fit_transform(np.zeros((1, N, N))).shape == (1, 2)
+
+
+# --- CNN-PCA ----------------------------------------------------------------------------
+
+
+def test_pca_sees_only_the_training_split():
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((60, 512)).astype(np.float32)
+    split = np.array([TRAIN] * 40 + [TEST] * 20)
+    pca = fit_pca(emb, split, n_components=10)
+    changed = emb.copy()
+    changed[40:] = rng.standard_normal((20, 512)) * 100
+    pca2 = fit_pca(changed, split, n_components=10)
+    np.testing.assert_array_equal(pca.components_, pca2.components_)
+    np.testing.assert_array_equal(pca.mean_, pca2.mean_)
+    changed[:5] += 10  # a change in the training rows does change it
+    assert not np.allclose(fit_pca(changed, split, 10).mean_, pca.mean_)
+    assert fit_pca(emb, split, n_components=150).n_components_ == 40  # capped by train rows
+
+
+@pytest.fixture(scope="module")
+def few_images():
+    return np.random.default_rng(3).integers(0, 256, (3, N, N)).astype(np.uint8)
+
+
+def test_random_embedding_is_seeded(few_images):
+    a = ResNetEmbedding("random", device="cpu", seed=1).fit_transform(few_images)
+    b = ResNetEmbedding("random", device="cpu", seed=1, batch_size=2).fit_transform(few_images)
+    c = ResNetEmbedding("random", device="cpu", seed=2).fit_transform(few_images)
+    assert a.shape == (3, 512) and a.dtype == np.float32
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(a, c)
+
+
+def test_imagenet_weights_load_from_torch_home(tmp_path, monkeypatch, few_images):
+    import torch
+    from torchvision.models import resnet18
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = weights_file()
+    assert path == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    torch.manual_seed(123)
+    saved = resnet18(weights=None).state_dict()
+    path.parent.mkdir(parents=True)
+    torch.save(saved, path)
+    model = resnet18_backbone("imagenet", download=False)
+    loaded = model.state_dict()
+    for key in ("conv1.weight", "layer4.1.bn2.running_mean", "layer2.0.conv1.weight"):
+        torch.testing.assert_close(loaded[key], saved[key], rtol=0, atol=0)
+    assert "fc.weight" not in loaded  # classifier removed: the output is the 512-value pool
+    emb = ResNetEmbedding("imagenet", device="cpu", download=False).fit_transform(few_images)
+    assert emb.shape == (3, 512) and np.all(np.isfinite(emb))
+
+
+def test_missing_imagenet_weights_error_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(MissingWeightsError) as err:
+        resnet18_backbone("imagenet", download=False)
+    expected = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert str(expected) in str(err.value)
+    assert "embedding_weights: random" in str(err.value)
+
+
+def test_corrupt_weights_file_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    weights_file().parent.mkdir(parents=True)
+    weights_file().write_bytes(b"not a checkpoint")
+    with pytest.raises(MissingWeightsError, match="resnet18-f37072fd.pth"):
+        resnet18_backbone("imagenet", download=False)
+
+
+# --- MuCha ------------------------------------------------------------------------------
+
+
+def test_mucha_channels_shapes_and_ranges(images):
+    out = MultiChannel().fit_transform(images)
+    assert out.shape == (len(images), 3, N, N) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:, 0], images)  # the image itself, already 0..255
+    for c in (1, 2):  # per-image min-max scaled to the full 0..255 range
+        assert np.all(out[:, c].min(axis=(1, 2)) == 0)
+        assert np.all(out[:, c].max(axis=(1, 2)) == 255)
+
+
+def test_mucha_fft_channel_is_centred_and_wavelet_channel_is_diagonal_detail(images):
+    const = np.full((1, N, N), 100, np.uint8)
+    out = MultiChannel().fit_transform(const)[0]
+    assert np.unravel_index(out[1].argmax(), (N, N)) == (N // 2, N // 2)  # zero frequency
+    assert np.count_nonzero(out[1]) == 1
+    np.testing.assert_array_equal(out[2], 0)  # no detail in a constant image
+
+    _, (_, _, cd) = pywt.dwt2(images[0].astype(float), "sym4", mode="periodization")
+    assert cd.shape == (N // 2, N // 2)
+    wav = MultiChannel().fit_transform(images[:1])[0, 2].astype(float)
+    expected = np.kron((cd - cd.min()) / (cd.max() - cd.min()) * 255, np.ones((2, 2)))
+    np.testing.assert_allclose(wav, expected, atol=1.0)
+
+
+def test_mucha_rejects_unknown_wavelet():
+    with pytest.raises(ValueError, match="wavelet"):
+        MultiChannel(wavelet="sym99").fit_transform(np.zeros((1, N, N), np.uint8))
