@@ -1,5 +1,21 @@
-# Feature sets (paper, section 3.1): one file per dataset and feature, aligned with the
-# dataset's rows and carrying its split.
+# Feature sets (paper, sections 3.1 and 3.2.4): one file per dataset and feature,
+# results/features/{dataset}/{feature}.h5, aligned with the dataset's rows and carrying
+# its split. grad, physfeat1, physfeat2 and mucha are stateless image transforms (rule
+# features); cnnpca is the ResNet18 embedding (rule cnn_embedding, GPU, also read by the
+# PCA study) followed by a PCA fitted on the training split (rule features_cnnpca).
+
+FEATURE_CONFIG = config["features"]
+
+
+def feature_options(wildcards):
+    """Keyword arguments of the feature's transformer (microprop.features.FEATURES)."""
+    psd, mucha = FEATURE_CONFIG["psd"], FEATURE_CONFIG["mucha"]
+    return {
+        "grad": {},
+        "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
+        "physfeat2": {"n_bins": psd["n_bins"]},
+        "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
+    }[wildcards.feature]
 
 
 rule features:
@@ -12,9 +28,55 @@ rule features:
     benchmark:
         benchpath("features", "dataset", "feature")
     wildcard_constraints:
-        feature="grad",
+        feature="grad|physfeat1|physfeat2|mucha",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        options=feature_options,
+    script:
+        "../workflow/scripts/features.py"
+
+
+rule cnn_embedding:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        embedding="results/features/{dataset}/cnnembed.h5",
+    log:
+        logpath("cnn_embedding", "dataset"),
+    benchmark:
+        benchpath("cnn_embedding", "dataset")
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        weights=FEATURE_CONFIG["cnnpca"]["embedding_weights"],
+        download=FEATURE_CONFIG["cnnpca"]["download_weights"],
+        batch_size=FEATURE_CONFIG["cnnpca"]["batch_size"],
+        device=FEATURE_CONFIG["cnnpca"]["device"],
+        image_size=FEATURE_CONFIG["cnnpca"]["image_size"],
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/cnn_embedding.py"
+
+
+rule features_cnnpca:
+    input:
+        embedding="results/features/{dataset}/cnnembed.h5",
+    output:
+        features="results/features/{dataset}/cnnpca.h5",
+    log:
+        logpath("features_cnnpca", "dataset"),
+    benchmark:
+        benchpath("features_cnnpca", "dataset")
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        n_components=lambda w: FEATURE_CONFIG["cnnpca"]["n_components"][w.dataset],
+        seed=config["seed"],
     script:
-        "../workflow/scripts/features.py"
+        "../workflow/scripts/features_cnnpca.py"

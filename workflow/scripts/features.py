@@ -1,4 +1,4 @@
-"""Rule features: compute one feature set of a dataset."""
+"""Rule features: compute one stateless feature set (grad, physfeat1, physfeat2, mucha)."""
 
 import time
 
@@ -9,10 +9,24 @@ from microprop.logs import setup_logging
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 name = sm.wildcards.feature
+options = dict(sm.params.options)
 
 ds = load_dataset(sm.input.data)
+transformer = FEATURES[name](**options)
 t0 = time.perf_counter()
-features = FEATURES[name]().fit_transform(ds.images)
+features = transformer.fit_transform(ds.images)
 seconds = time.perf_counter() - t0
-log.info("%s: %d images -> %s in %.2f s", name, len(ds), features.shape, seconds)
-write_features(sm.output.features, features, ds, {"feature": name, "seconds": seconds})
+log.info(
+    "%s%s: %d images -> %s %s in %.2f s (%.0f images/s)",
+    name,
+    options or "",
+    len(ds),
+    features.shape,
+    features.dtype,
+    seconds,
+    len(ds) / max(seconds, 1e-9),
+)
+attrs = {"feature": name, "options": options, "seconds": seconds}
+if hasattr(transformer, "columns"):
+    attrs["columns"] = list(transformer.columns)
+write_features(sm.output.features, features, ds, attrs)
