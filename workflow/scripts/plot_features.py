@@ -1,5 +1,7 @@
 """Rule fig04_features: the grad and physfeat1 features against the property."""
 
+import ast
+
 from microprop.io import load_features
 from microprop.logs import setup_logging
 from microprop.plots.confusion import save_figure
@@ -14,6 +16,7 @@ fig = features_figure(
     {"grad": grad.images[train], "physfeat1": physfeat1.images[train]},
     grad.property[train],
     property_label(grad.attrs),
+    names={"physfeat1": ast.literal_eval(str(physfeat1.attrs.get("columns", "[]")))},
 )
 save_figure(fig, sm.output.png)
 log.info("wrote %s", sm.output.png)

@@ -125,11 +125,13 @@ def psd_figure(
     return fig
 
 
-def features_figure(features: dict, prop: np.ndarray, label: str = "property"):
+def features_figure(features: dict, prop: np.ndarray, label: str = "property", names=None):
     """Every scalar feature (column) of each feature set against the property.
 
-    ``features`` maps a feature-set name to an (N, d) array, d small (grad: 1, physfeat1: 2).
+    ``features`` maps a feature-set name to an (N, d) array, d small (grad: 1, physfeat1: 2);
+    ``names`` (optional) maps a feature-set name to the names of its columns.
     """
+    names = names or {}
     columns = [
         (name, j, np.asarray(x, float).reshape(len(x), -1)[:, j])
         for name, x in features.items()
@@ -139,7 +141,8 @@ def features_figure(features: dict, prop: np.ndarray, label: str = "property"):
     for ax, (name, j, x) in zip(axes.flat, columns, strict=True):
         ax.scatter(prop, x, s=2, alpha=0.25)
         ax.set_xlabel(label)
-        ax.set_ylabel(f"{name}[{j}]" if name != "grad" else "grad")
+        cols = names.get(name) or []
+        ax.set_ylabel(f"{name} {cols[j]}" if j < len(cols) else f"{name}[{j}]" if j else name)
     fig.tight_layout()
     return fig
 
