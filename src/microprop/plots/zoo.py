@@ -20,6 +20,7 @@ def zoo_figure(results: pd.DataFrame, metric: str = "rmse"):
         sub = results[results["dataset"] == dataset]
         table = sub.pivot(index="regressor", columns="feature", values=metric)
         table = table.reindex([r for r in ZOO_REGRESSORS if r in table.index])
+        table = table[list(dict.fromkeys(sub["feature"]))]  # feature sets in the given order
         x = np.arange(len(table))
         width = 0.8 / max(1, table.shape[1])
         for i, feature in enumerate(table.columns):
