@@ -1,0 +1,240 @@
+"""Cahn-Hilliard with elasticity: conservation, energy stability, periodicity,
+elasticity against the known eigenstrain solution, convergence, determinism, failures."""
+
+# isort: off
+import h5py
+from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx)
+
+import numpy as np
+import pytest
+
+# isort: on
+from microprop.cahn_hilliard import (
+    CahnHilliard,
+    CHParams,
+    SimulationError,
+    count_domains,
+    criteria,
+    simulate_run,
+    write_run,
+)
+from microprop.io import read_attrs
+
+# Coarse but well-resolved test physics: interface (10-90 width ≈ 2.2 µm) over ~3.5 cells
+# of a 20 µm domain on 32 x 32 cells; a short version of the two-part protocol.
+BASE = dict(
+    n_cells=32,
+    c0=50.0,
+    k_c=10.0,
+    mobility=20.0,
+    eps0=0.004,
+    image_size=16,
+    init_grid=16,
+    part1_steps=30,
+    dt_min=1e-6,
+    dt_max=1e-3,
+    part2_steps=20,
+    dt=1e-3,
+    save_every=5,
+)
+
+
+def params(**kw):
+    return CHParams(**{**BASE, **kw})
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    """Energy and mean c after every step of a short run (with elasticity)."""
+    p = params()
+    sim = CahnHilliard(p)
+    sim.set_initial_random(0)
+    E, m = [sim.energy()["total"]], [sim.mean_c()]
+    for dt in p.dts():
+        sim.step(float(dt))
+        E.append(sim.energy()["total"])
+        m.append(sim.mean_c())
+    return np.array(E), np.array(m)
+
+
+def test_mass_conservation(short_run):
+    _, m = short_run
+    assert np.max(np.abs(m - m[0])) / m[0] < 1e-10
+
+
+def test_energy_non_increasing_every_step(short_run):
+    E, _ = short_run
+    dE = np.diff(E)
+    assert np.all(dE <= 1e-9 * np.abs(E[:-1])), dE.max()
+    assert E[-1] < 0.9 * E[0]  # and it does decrease
+
+
+def test_fast_energy_equals_quadrature():
+    sim = CahnHilliard(params())
+    sim.set_initial_random(3)
+    sim.step(1e-4)
+    a, b = sim.energy(), sim.energy_forms()
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-10, abs=1e-10)
+
+
+def test_fft_and_lu_solvers_agree():
+    p = params(part1_steps=10, part2_steps=5)
+    out = {}
+    for solver in ("fft", "lu"):
+        sim = CahnHilliard(p, solver=solver)
+        sim.set_initial_random(1)
+        for dt in p.dts():
+            sim.step(float(dt))
+        out[solver] = sim.c_array().copy()
+    assert np.allclose(out["fft"], out["lu"], atol=1e-8)
+
+
+def test_periodic_shift_gives_shifted_solution():
+    n = 16
+    p = params(n_cells=n, image_size=n, init_grid=n)
+    grid = np.random.default_rng(5).uniform(0, 1, (n, n))
+    sx, sy = 5, 3
+    images = []
+    for g in (grid, np.roll(grid, (sx, sy), axis=(0, 1))):
+        sim = CahnHilliard(p)
+        sim.set_initial_grid(g)
+        for _ in range(15):
+            sim.step(2e-4)
+        images.append(sim.image())
+    # grid[i, j] is at x = i h, y = j h; image rows run down in y, columns along x.
+    expected = np.roll(images[0], (-sy, sx), axis=(0, 1))
+    assert np.allclose(images[1], expected, atol=1e-9)
+    assert not np.allclose(images[1], images[0], atol=1e-3)
+
+
+def test_homogeneous_c_has_zero_elastic_energy():
+    sim = CahnHilliard(params())
+    sim.set_initial_grid(np.full((4, 4), 0.3))
+    e = sim.energy_forms()
+    assert abs(e["elastic"]) < 1e-12
+    assert np.max(np.abs(sim.u.x.array)) < 1e-12
+    assert e["bulk"] == pytest.approx(50.0 * 0.09 * 0.49 * 400.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("direction", ["10", "11"])
+def test_sinusoidal_eigenstrain_energy_matches_theory(direction):
+    """c = c̄ + a cos(k·x): E_el = ½ B(n) ∫(c - c̄)² with Khachaturyan's B(n)
+    (n = [10] soft, n = [11] hard for these cubic constants); converges under refinement."""
+    a, cbar = 0.3, 0.5
+    errors = []
+    for n in (16, 32, 64):
+        p = params(n_cells=n, eps0=0.01)
+        sim = CahnHilliard(p)
+        x = sim.W.tabulate_dof_coordinates()[:, :2]
+        kx = 2 * np.pi / p.length
+        phase = kx * x[:, 0] if direction == "10" else kx * (x[:, 0] + x[:, 1])
+        # Initial field directly on the nodes (init_grid = n_cells).
+        grid = np.empty((n, n))
+        h = p.length / n
+        ii = np.rint(x[:, 0] / h).astype(int) % n
+        jj = np.rint(x[:, 1] / h).astype(int) % n
+        grid[ii, jj] = cbar + a * np.cos(phase)
+        sim.set_initial_grid(grid)
+        b10, b11 = (v for v in _B(p))
+        B = b10 if direction == "10" else b11
+        exact = 0.5 * B * a**2 * p.length**2 / 2
+        errors.append(abs(sim.energy_forms()["elastic"] / exact - 1))
+    assert errors[-1] < 0.01
+    assert errors[0] > errors[1] > errors[2]
+
+
+def _B(p):
+    c11, c12, c44 = (v * 1000 for v in (p.C11, p.C12, p.C44))
+    s = (c11 + c12) * p.eps0**2
+    return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
+
+
+def test_elastic_bounds_used_for_stabilization():
+    p = params(eps0=0.01)
+    bmin, bmax = p.elastic_B()
+    assert (bmin, bmax) == pytest.approx(_B(p))
+    assert p.stabilization_S() == pytest.approx(p.c0 + bmax / 2)
+
+
+def test_energy_converges_under_mesh_and_dt_refinement():
+    """E at a fixed time for (mesh, Δt) = (16, 16τ), (32, 4τ), (64, τ) (Δt ∝ h², the
+    scheme is first order in time, second in space): the differences shrink ~4x."""
+    t_end, steps = 4e-3, 8
+    E = []
+    for n, k in ((16, 1), (32, 4), (64, 16)):
+        p = params(n_cells=n, k_c=20.0)
+        sim = CahnHilliard(p)
+        h = p.length / n
+        x, y = np.meshgrid(np.arange(n) * h, np.arange(n) * h, indexing="ij")
+        kx = 2 * np.pi / p.length
+        sim.set_initial_grid(0.5 + 0.2 * np.cos(kx * x) + 0.15 * np.sin(2 * kx * y + 0.3))
+        for _ in range(steps * k):
+            sim.step(t_end / (steps * k))
+        E.append(sim.energy()["total"])
+    d1, d2 = abs(E[1] - E[0]), abs(E[2] - E[1])
+    assert d2 < 0.4 * d1, E
+    assert d2 / abs(E[2]) < 0.03, E
+
+
+def test_determinism_and_run_file(tmp_path):
+    p = params()
+    a = simulate_run(p, seed=7, run=1)
+    b = simulate_run(p, seed=7, run=1)
+    c = simulate_run(p, seed=7, run=2)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    assert not np.array_equal(a["images"], c["images"])
+    path = tmp_path / "run_1.h5"
+    write_run(path, p, seed=7, run=1)
+    n = p.part1_steps + p.part2_steps // p.save_every
+    with h5py.File(path, "r") as f:
+        assert f["images"].shape == (n, 16, 16) and f["images"].dtype == np.uint8
+        for k in ("energy", "energy_bulk", "energy_grad", "energy_elastic", "time", "mean_c"):
+            assert f[k].shape == (n,) and f[k].dtype == np.float64
+        assert f["step"].dtype == np.int64
+        assert np.allclose(
+            f["energy"][()], f["energy_bulk"][()] + f["energy_grad"][()] + f["energy_elastic"][()]
+        )
+        assert np.all(np.diff(f["time"][()]) > 0)
+        assert f["step"][p.part1_steps] == p.part1_steps + p.save_every
+    attrs = read_attrs(path)
+    assert attrs["kind"] == "ch_run" and attrs["run"] == 1 and attrs["seed"] == 7
+    assert attrs["property_name"] == "total free energy"
+    assert "pJ/um" in attrs["energy_units"]
+    for key in ("c0", "k_c", "mobility", "eps0", "C11", "n_cells", "code_version"):
+        assert key in attrs
+
+
+def test_nan_fails_with_clear_message_and_no_file(tmp_path):
+    path = tmp_path / "run_0.h5"
+    with pytest.raises(SimulationError, match="NaN"):
+        write_run(path, params(c0=float("nan")), seed=0, run=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_convergence_fails_with_clear_message():
+    # LU with a stale factorization (never refactored) and one GMRES iteration allowed.
+    p = params(refactor_tol=1e9, ksp_max_it=1, dt_min=1e-6, dt_max=1e-2)
+    sim = CahnHilliard(p, solver="lu")
+    sim.set_initial_random(0)
+    with pytest.raises(SimulationError, match="did not converge"):
+        for dt in p.dts():
+            sim.step(float(dt))
+
+
+def test_criteria_on_a_short_run():
+    p = params()
+    out = simulate_run(p, seed=0, run=0)
+    c = criteria(out, p)
+    assert 0 <= c["b_sharp_pixels_end_part1"] <= 1
+    assert c["e_elastic_share_end"] > 0
+    assert c["E_end"] < c["E_start"]
+
+
+def test_count_domains_periodic():
+    img = np.zeros((8, 8))
+    img[2:4, 2:4] = 1
+    img[0, :] = 1
+    img[-1, :] = 1  # wraps onto row 0: one stripe
+    assert count_domains(img) == (2, 1)
