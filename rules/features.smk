@@ -29,6 +29,7 @@ rule features:
         benchpath("features", "dataset", "feature")
     wildcard_constraints:
         feature="grad|physfeat1|physfeat2|mucha",
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=20,

@@ -139,6 +139,17 @@ def test_physfeat2_layout_on_random_images(images):
     )
 
 
+@pytest.mark.parametrize("feature", ["grad", "physfeat1", "physfeat2", "mucha"])
+def test_threaded_chunks_give_the_same_features(images, feature):
+    many = np.resize(images, (1100, N, N))  # more than one chunk of 1024
+    one = FEATURES[feature](n_jobs=1).fit_transform(many)
+    # bitwise equal: the number of threads never changes the numbers
+    np.testing.assert_array_equal(FEATURES[feature](n_jobs=2).fit_transform(many), one)
+    # a row does not depend on its neighbours (up to the GEMM's blocking, float32)
+    sub = FEATURES[feature]().fit_transform(many[1030:1040])
+    np.testing.assert_allclose(sub, one[1030:1040], rtol=1e-5, atol=1e-9)
+
+
 def test_transformers_follow_sklearn_conventions():
     for cls in (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding):
         est = cls()

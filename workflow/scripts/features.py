@@ -12,12 +12,12 @@ name = sm.wildcards.feature
 options = dict(sm.params.options)
 
 ds = load_dataset(sm.input.data)
-transformer = FEATURES[name](**options)
+transformer = FEATURES[name](**options, n_jobs=sm.threads)
 t0 = time.perf_counter()
 features = transformer.fit_transform(ds.images)
 seconds = time.perf_counter() - t0
 log.info(
-    "%s%s: %d images -> %s %s in %.2f s (%.0f images/s)",
+    "%s%s: %d images -> %s %s in %.2f s (%.0f images/s, %d threads)",
     name,
     options or "",
     len(ds),
@@ -25,8 +25,9 @@ log.info(
     features.dtype,
     seconds,
     len(ds) / max(seconds, 1e-9),
+    sm.threads,
 )
-attrs = {"feature": name, "options": options, "seconds": seconds}
+attrs = {"feature": name, "options": options, "seconds": seconds, "threads": sm.threads}
 if hasattr(transformer, "columns"):
     attrs["columns"] = list(transformer.columns)
 write_features(sm.output.features, features, ds, attrs)

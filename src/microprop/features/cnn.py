@@ -162,4 +162,7 @@ def fit_pca(embeddings: np.ndarray, split: np.ndarray, n_components: int, seed: 
     n = min(n_components, cap)
     if n < n_components:
         log.warning("PCA: %d components requested, only %d possible", n_components, n)
-    return PCA(n_components=n, svd_solver="full", random_state=seed).fit(embeddings[train])
+    # covariance_eigh: eigendecomposition of the 512 x 512 covariance, exact and ~10x faster
+    # than a full SVD when there are many more rows than columns
+    solver = "covariance_eigh" if train.sum() >= 2 * embeddings.shape[1] else "full"
+    return PCA(n_components=n, svd_solver=solver, random_state=seed).fit(embeddings[train])

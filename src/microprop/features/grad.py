@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from microprop.features.batching import map_chunks
+
 
 def gradient_magnitude(images: np.ndarray, chunk: int = 512) -> np.ndarray:
     """Pixelwise ||grad u|| (eq. 2) of (N, H, W) images, periodic central differences.
@@ -55,6 +57,9 @@ class GradientNorm(TransformerMixin, BaseEstimator):
     [[0.0], [0.0]]
     """
 
+    def __init__(self, n_jobs: int = 1):
+        self.n_jobs = n_jobs
+
     def fit(self, X, y=None):
         return self
 
@@ -62,8 +67,9 @@ class GradientNorm(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         if X.ndim != 3:
             raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
-        out = np.empty((len(X), 1), dtype=np.float64)
-        for lo in range(0, len(X), 4096):  # bounded memory for large datasets
-            g = gradient_magnitude(X[lo : lo + 4096])
-            out[lo : lo + 4096, 0] = g.reshape(len(g), -1).mean(axis=1, dtype=np.float64)
-        return out
+
+        def mean_norm(x):
+            g = gradient_magnitude(x)
+            return g.reshape(len(g), -1).mean(axis=1, dtype=np.float64)[:, None]
+
+        return map_chunks(mean_norm, X, np.empty((len(X), 1)), 1024, self.n_jobs)

@@ -20,6 +20,8 @@ import pywt
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from microprop.features.batching import map_chunks
+
 CHUNK = 1024
 
 
@@ -56,9 +58,10 @@ class MultiChannel(TransformerMixin, BaseEstimator):
     (2, 3, 64, 64)
     """
 
-    def __init__(self, wavelet: str = "sym4", rescale_image: bool = False):
+    def __init__(self, wavelet: str = "sym4", rescale_image: bool = False, n_jobs: int = 1):
         self.wavelet = wavelet
         self.rescale_image = rescale_image
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         return self
@@ -70,12 +73,14 @@ class MultiChannel(TransformerMixin, BaseEstimator):
         if self.wavelet not in pywt.wavelist(kind="discrete"):
             raise ValueError(f"unknown discrete wavelet {self.wavelet!r} (see pywt.wavelist())")
         out = np.empty((len(X), 3, *X.shape[1:]), dtype=np.uint8)
-        for lo in range(0, len(X), CHUNK):
-            x = X[lo : lo + CHUNK]
-            if self.rescale_image or x.dtype != np.uint8:
-                out[lo : lo + CHUNK, 0] = minmax_uint8(x.astype(np.float32))
-            else:
-                out[lo : lo + CHUNK, 0] = x
-            out[lo : lo + CHUNK, 1] = minmax_uint8(fft_channel(x))
-            out[lo : lo + CHUNK, 2] = minmax_uint8(wavelet_channel(x, self.wavelet))
+        return map_chunks(self._one_chunk, X, out, CHUNK, self.n_jobs)
+
+    def _one_chunk(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty((len(x), 3, *x.shape[1:]), dtype=np.uint8)
+        if self.rescale_image or x.dtype != np.uint8:
+            out[:, 0] = minmax_uint8(x.astype(np.float32))
+        else:
+            out[:, 0] = x
+        out[:, 1] = minmax_uint8(fft_channel(x))
+        out[:, 2] = minmax_uint8(wavelet_channel(x, self.wavelet))
         return out

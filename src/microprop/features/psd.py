@@ -30,6 +30,7 @@ import numpy as np
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from microprop.features.batching import map_chunks
 from microprop.features.grad import gradient_magnitude
 
 CHUNK = 1024  # images per FFT batch: small enough to stay in cache
@@ -148,16 +149,18 @@ class PSDLineFit(TransformerMixin, BaseEstimator):
 
     columns = ("intercept", "slope")
 
-    def __init__(self, n_bins: int = 32, floor: float = 1e-12):
+    def __init__(self, n_bins: int = 32, floor: float = 1e-12, n_jobs: int = 1):
         self.n_bins = n_bins
         self.floor = floor
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         return self
 
     def transform(self, X) -> np.ndarray:
         X = _check_images(X)
-        p = radial_psd(X, self.n_bins)[:, 1:]
+        out = np.empty((len(X), self.n_bins))
+        p = map_chunks(lambda x: radial_psd(x, self.n_bins), X, out, CHUNK, self.n_jobs)[:, 1:]
         total = p.sum(axis=1, keepdims=True)
         p = np.divide(p, total, out=np.zeros_like(p), where=total > 0)
         k = wavenumbers(X.shape[1:], self.n_bins)[1:]
@@ -176,17 +179,18 @@ class PSDStack(TransformerMixin, BaseEstimator):
     (3, 2, 32)
     """
 
-    def __init__(self, n_bins: int = 32):
+    def __init__(self, n_bins: int = 32, n_jobs: int = 1):
         self.n_bins = n_bins
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None):
         return self
 
+    def _one_chunk(self, x: np.ndarray) -> np.ndarray:
+        psd = np.stack([radial_psd(x, self.n_bins), radial_psd(gradient_magnitude(x), self.n_bins)])
+        return np.log10(psd.transpose(1, 0, 2) + 1.0)
+
     def transform(self, X) -> np.ndarray:
         X = _check_images(X)
         out = np.empty((len(X), 2, self.n_bins), dtype=np.float64)
-        for lo in range(0, len(X), CHUNK):
-            chunk = X[lo : lo + CHUNK]
-            out[lo : lo + CHUNK, 0] = radial_psd(chunk, self.n_bins)
-            out[lo : lo + CHUNK, 1] = radial_psd(gradient_magnitude(chunk), self.n_bins)
-        return np.log10(out + 1.0)
+        return map_chunks(self._one_chunk, X, out, CHUNK, self.n_jobs)
