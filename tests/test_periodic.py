@@ -103,7 +103,7 @@ def test_periodic_poisson_converges_at_second_order(vector):
     rates = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     scale = np.sqrt(5.0) if vector else 1.0  # |(s, -2s)| = √5 |s|
     assert errs[-1] < 0.03 * scale
-    assert np.all(rates > 1.8), (errs, rates)
+    assert rates[-1] > 1.9 and rates[0] > 1.7, (errs, rates)
 
 
 def test_periodic_solution_matches_across_edges():
