@@ -20,7 +20,16 @@ def setup_logging(path: str | None = None, level: int = logging.INFO) -> logging
         handlers=handlers,
         force=True,
     )
+    sys.excepthook = _log_uncaught
     return log
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    """Write an uncaught exception with its traceback to the log, so the job's log says
+    why it failed (Snakemake shows the log path of a failed job)."""
+    if not issubclass(exc_type, KeyboardInterrupt):
+        log.critical("job failed: %s", exc, exc_info=(exc_type, exc, tb))
+    sys.__excepthook__(exc_type, exc, tb)
 
 
 class Progress:
