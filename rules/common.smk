@@ -160,3 +160,14 @@ def model_metrics(dataset, models=None, frac="1.0", seed=0):
         f"{model_dir(dataset, m, frac, seed)}/metrics.json"
         for m in (models or MODEL_IDS)
     ]
+
+
+def feature_options(wildcards):
+    """Keyword arguments of a stateless feature's transformer (microprop.features)."""
+    psd, mucha = config["features"]["psd"], config["features"]["mucha"]
+    return {
+        "grad": {},
+        "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
+        "physfeat2": {"n_bins": psd["n_bins"]},
+        "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
+    }[wildcards.feature]

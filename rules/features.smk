@@ -7,17 +7,6 @@
 FEATURE_CONFIG = config["features"]
 
 
-def feature_options(wildcards):
-    """Keyword arguments of the feature's transformer (microprop.features.FEATURES)."""
-    psd, mucha = FEATURE_CONFIG["psd"], FEATURE_CONFIG["mucha"]
-    return {
-        "grad": {},
-        "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
-        "physfeat2": {"n_bins": psd["n_bins"]},
-        "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
-    }[wildcards.feature]
-
-
 rule features:
     input:
         data="results/data/{dataset}.h5",
