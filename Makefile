@@ -34,6 +34,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --profile $(PROFILE)
+	$(BIN)/snakemake --cores $(CORES) --profile $(PROFILE) --report results/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
