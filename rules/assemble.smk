@@ -11,6 +11,8 @@ rule assemble:
         logpath("assemble", "dataset"),
     benchmark:
         benchpath("assemble", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=10,

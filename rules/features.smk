@@ -18,6 +18,8 @@ rule features:
         benchpath("features", "dataset", "feature")
     wildcard_constraints:
         feature="grad|physfeat1|physfeat2|mucha",
+    conda:
+        "../envs/microprop.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -37,6 +39,8 @@ rule cnn_embedding:
         logpath("cnn_embedding", "dataset"),
     benchmark:
         benchpath("cnn_embedding", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     threads: 4
     resources:
         gpu=1,
@@ -62,6 +66,8 @@ rule features_cnnpca:
         logpath("features_cnnpca", "dataset"),
     benchmark:
         benchpath("features_cnnpca", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=10,

@@ -25,6 +25,8 @@ rule table2:
         logpath("table2"),
     benchmark:
         benchpath("table2")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -47,6 +49,8 @@ rule metrics_table:
         logpath("metrics_table", "dataset"),
     benchmark:
         benchpath("metrics_table", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -63,6 +67,8 @@ rule fraction_study:
         logpath("fraction_study", "dataset"),
     benchmark:
         benchpath("fraction_study", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -81,6 +87,8 @@ rule sklearn_zoo:
         benchpath("sklearn_zoo", "dataset", "feature")
     wildcard_constraints:
         feature="[a-z0-9]+",
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=60,
@@ -103,6 +111,8 @@ rule pca_study:
         logpath("pca_study", "dataset"),
     benchmark:
         benchpath("pca_study", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
