@@ -22,3 +22,127 @@ rule train_pcr:
         bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
     script:
         "../workflow/scripts/train_pcr.py"
+
+
+SVR_CONFIG = config["models"]["svr"]
+CNN_CONFIG = config["models"]["cnn"]
+MUCHA_CONFIG = config["models"]["mucha"]
+
+
+def svr_inputs(wildcards):
+    """Feature file of an SVR model; cnnpca also needs the embedding to keep its PCA."""
+    feature = feature_of(wildcards.model)
+    inputs = {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
+    if feature == "cnnpca":
+        inputs["embedding"] = f"results/features/{wildcards.dataset}/cnnembed.h5"
+    return inputs
+
+
+def svr_hyperparameters(wildcards):
+    """C, gamma, epsilon: the paper's final values for physfeat2-svr without search."""
+    if wildcards.model == "physfeat2-svr" and not SVR_CONFIG["search"]:
+        return SVR_CONFIG["final"][wildcards.dataset]
+    return SVR_CONFIG["hyperparameters"][wildcards.dataset]
+
+
+def cnn_options(wildcards):
+    """CNNRegressor options of a CNN model id (the architecture's training-image cap)."""
+    arch = wildcards.model.split("-")[0]
+    keys = ("max_epochs", "head_epochs", "batch_size", "lr", "finetune_lr", "min_lr")
+    keys += ("plateau_factor", "plateau_patience", "patience", "val_fraction", "amp")
+    options = {k: CNN_CONFIG[k] for k in keys}
+    options["device"] = CNN_CONFIG["device"]
+    options["download"] = CNN_CONFIG["download_weights"]
+    options["max_train"] = CNN_CONFIG["max_train"][arch]
+    return options
+
+
+rule train_svr:
+    input:
+        unpack(svr_inputs),
+    output:
+        metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
+        predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
+        model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
+    log:
+        logpath("train_svr", "dataset", "model", "frac", "seed"),
+    benchmark:
+        benchpath("train_svr", "dataset", "model", "frac", "seed")
+    wildcard_constraints:
+        model="(grad|physfeat1|physfeat2|cnnpca)-svr",
+    threads: lambda w: SVR_CONFIG["threads"] if w.model == "physfeat2-svr" else 1
+    resources:
+        mem_mb=4000,
+        runtime=lambda w: 30
+        + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0),
+    params:
+        hyperparameters=svr_hyperparameters,
+        search=lambda w: w.model == "physfeat2-svr" and SVR_CONFIG["search"],
+        search_options={
+            "n_trials": SVR_CONFIG["n_trials"],
+            "cv_folds": SVR_CONFIG["cv_folds"],
+            "C_range": SVR_CONFIG["C_range"],
+            "gamma_range": SVR_CONFIG["gamma_range"],
+            "epsilon_range": SVR_CONFIG["epsilon_range"],
+            "max_samples": SVR_CONFIG["search_max_samples"],
+            "max_iter": SVR_CONFIG["search_max_iter"],
+        },
+        feature_seed=config["seed"],
+    script:
+        "../workflow/scripts/train_svr.py"
+
+
+rule train_cnn:
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
+        predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
+        model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.pt",
+    log:
+        logpath("train_cnn", "dataset", "model", "frac", "seed"),
+    benchmark:
+        benchpath("train_cnn", "dataset", "model", "frac", "seed")
+    wildcard_constraints:
+        model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained)?",
+    threads: CNN_CONFIG["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=30 + 3 * (CNN_CONFIG["max_epochs"] + CNN_CONFIG["head_epochs"]),
+    params:
+        options=cnn_options,
+    script:
+        "../workflow/scripts/train_cnn.py"
+
+
+rule train_mucha:
+    input:
+        features="results/features/{dataset}/mucha.h5",
+    output:
+        metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
+        predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
+        model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.pt",
+    log:
+        logpath("train_mucha", "dataset", "model", "frac", "seed"),
+    benchmark:
+        benchpath("train_mucha", "dataset", "model", "frac", "seed")
+    wildcard_constraints:
+        model="mucha-resnet34",
+    threads: MUCHA_CONFIG["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=30 + 3 * MUCHA_CONFIG["epochs"],
+    params:
+        options={
+            "max_epochs": MUCHA_CONFIG["epochs"],
+            "batch_size": MUCHA_CONFIG["batch_size"],
+            "lr": MUCHA_CONFIG["lr"],
+            "momentum": MUCHA_CONFIG["momentum"],
+            "amp": CNN_CONFIG["amp"],
+            "device": CNN_CONFIG["device"],
+            "max_train": MUCHA_CONFIG["max_train"],
+        },
+    script:
+        "../workflow/scripts/train_cnn.py"

@@ -5,6 +5,7 @@ import json
 from microprop.io import atomic_path, load_features
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
+from microprop.models.run import feature_record, save_model
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -18,11 +19,11 @@ metrics.update(
     model=w.model,
     dataset=w.dataset,
     hyperparameters={"bin_width": sm.params.bin_width, "n_bins": int(len(model.bin_values_))},
+    features=feature_record(w.model, features.attrs),
 )
 log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
 with atomic_path(sm.output.model) as tmp:
-    with open(tmp, "wb") as fh:
-        model.save(fh)
+    save_model(model, tmp)
 with atomic_path(sm.output.predictions) as tmp:
     table.to_csv(tmp, index=False)
 with atomic_path(sm.output.metrics) as tmp:

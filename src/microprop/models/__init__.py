@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from microprop.models.pcr import PiecewiseConstantRegressor
+from microprop.models.svr import SVRegressor
 
 
 def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray:
@@ -26,15 +27,19 @@ def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray
     return np.sort(np.asarray(train_idx)[perm[:n]])
 
 
-__all__ = ["PiecewiseConstantRegressor", "training_subset"]
+__all__ = ["PiecewiseConstantRegressor", "SVRegressor", "fit_evaluate", "training_subset"]
 
 
-def fit_evaluate(estimator, features, frac: float, seed: int):
+def fit_evaluate(
+    estimator, features, frac: float, seed: int, flatten: bool = True, max_train: int = 0
+):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
-    ``features`` is a :class:`microprop.io.Dataset` read by ``load_features``. Returns the
-    fitted estimator, a metrics dict (test RMSE/MAE/R², timings, sizes) and a table of
-    test predictions (index, true, predicted).
+    ``features`` is a :class:`microprop.io.Dataset` read by ``load_features`` (or, for
+    the CNNs, by ``load_dataset``). Returns the fitted estimator, a metrics dict (test
+    RMSE/MAE/R², timings, sizes) and a table of test predictions (index, true, predicted).
+    ``flatten=False`` passes the samples with their shape (images); ``max_train`` > 0
+    caps the training subset at a seeded random subset of that size (a compute budget).
     """
     import time
 
@@ -42,9 +47,11 @@ def fit_evaluate(estimator, features, frac: float, seed: int):
 
     from microprop.metrics import regression_metrics
 
-    X = features.images.reshape(len(features), -1)
+    X = features.images.reshape(len(features), -1) if flatten else features.images
     y = features.property
     train = training_subset(features.train_idx, frac, seed)
+    if max_train and len(train) > max_train:
+        train = training_subset(train, max_train / len(train), seed)
     test = features.test_idx
     t0 = time.perf_counter()
     estimator.fit(X[train], y[train])

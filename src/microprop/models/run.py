@@ -1,0 +1,217 @@
+"""One trained model directory: what it holds, and predicting with it from raw images.
+
+``results/models/{dataset}/{model}/frac{frac}/seed{seed}/`` holds ``metrics.json``,
+``predictions.csv`` and the model file: ``model.npz`` (PCR, SVR: plain arrays) or
+``model.pt`` (CNNs: a state_dict read with ``torch.load(weights_only=True)``).
+
+``metrics.json`` carries, besides the scores, ``model``, ``dataset`` and a ``features``
+record (feature name and the transformer options read from the feature file), so a
+model can recompute its inputs from images. For ``cnnpca`` the PCA fitted by the
+feature rule cannot be recomputed from images alone: it is saved in ``model.npz`` as
+``pca_components`` and ``pca_mean`` and the embedding's weights choice and image size go
+in the ``features`` record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from microprop.models.cnn import ARCHITECTURES, CNNRegressor
+from microprop.models.pcr import PiecewiseConstantRegressor
+from microprop.models.svr import SVRegressor
+
+IMAGE_SHAPE = (64, 64)
+MUCHA_ID = "mucha-resnet34"
+
+
+def model_kind(model_id: str) -> str:
+    """'pcr', 'svr', 'cnn' or 'mucha' for a model id of DESIGN.md.
+
+    >>> [model_kind(m) for m in ("grad-pcr", "cnnpca-svr", "resnet18-pretrained", MUCHA_ID)]
+    ['pcr', 'svr', 'cnn', 'mucha']
+    """
+    if model_id == MUCHA_ID:
+        return "mucha"
+    if model_id.split("-")[0] in ARCHITECTURES:
+        return "cnn"
+    suffix = model_id.rsplit("-", 1)[-1]
+    if suffix in ("pcr", "svr"):
+        return suffix
+    raise ValueError(f"unknown model id {model_id!r}")
+
+
+def feature_name(model_id: str) -> str | None:
+    """The feature set a model reads: 'physfeat2-svr' -> 'physfeat2'; CNNs read images."""
+    kind = model_kind(model_id)
+    if kind == "cnn":
+        return None
+    return "mucha" if kind == "mucha" else model_id.split("-")[0]
+
+
+def feature_record(
+    model_id: str, feature_attrs: dict | None, embed_attrs: dict | None = None, seed: int = 0
+):
+    """The ``features`` record of metrics.json: name and transformer options."""
+    name = feature_name(model_id)
+    if name is None:
+        return {"name": None, "options": {}}
+    attrs = feature_attrs or {}
+    record = {"name": name, "options": dict(attrs.get("options") or {})}
+    if name == "cnnpca":
+        embed = embed_attrs or {}
+        record["options"] = {
+            "weights": embed.get("weights", attrs.get("weights", "imagenet")),
+            "image_size": int(embed.get("image_size", IMAGE_SHAPE[0])),
+            "seed": int(seed),
+        }
+        record["n_components"] = int(attrs.get("n_components", 0))
+    return record
+
+
+def save_model(model, path, extra: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``model`` to ``path`` (.npz models may carry ``extra`` arrays, e.g. the PCA)."""
+    path = Path(path)
+    if isinstance(model, CNNRegressor):
+        model.save(path)
+        return
+    import io
+
+    buf = io.BytesIO()
+    model.save(buf)
+    buf.seek(0)
+    with np.load(buf, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays.update({k: np.asarray(v) for k, v in (extra or {}).items()})
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def check_images(images, source: str = "images") -> np.ndarray:
+    """Validate an image stack: (N, 64, 64), uint8 (or integers in 0..255), non-empty.
+
+    >>> check_images(np.zeros((2, 64, 64), np.uint8)).shape
+    (2, 64, 64)
+    >>> check_images(np.zeros((2, 32, 32), np.uint8))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: images: expected ... (N, 64, 64) uint8 0..255, got shape (2, 32, 32)
+    """
+    images = np.asarray(images)
+    expected = "grayscale images of shape (N, 64, 64) uint8 0..255"
+    if images.ndim == 2:
+        images = images[None]
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or len(images) == 0:
+        raise ValueError(f"{source}: expected {expected}, got shape {images.shape}")
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.integer):
+        raise ValueError(
+            f"{source}: expected {expected}, got dtype {images.dtype} "
+            "(convert to uint8 0..255 first; floats are not rescaled silently)"
+        )
+    lo, hi = int(images.min()), int(images.max())
+    if lo < 0 or hi > 255:
+        raise ValueError(f"{source}: expected {expected}, got values in {lo}..{hi}")
+    return images.astype(np.uint8)
+
+
+def read_images(path) -> tuple[np.ndarray, dict]:
+    """Images from an HDF5 dataset (``images``), a .npy stack or a folder of PNGs.
+
+    Returns the validated stack and extra columns for the output (dataset: ``true`` and
+    ``split``; PNG folder: ``file``).
+    """
+    path = Path(path)
+    extra: dict = {}
+    if path.is_dir():
+        from PIL import Image
+
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".png")
+        if not files:
+            raise ValueError(f"{path}: no .png files in this folder")
+        stack = []
+        for p in files:
+            with Image.open(p) as im:
+                if im.mode not in ("L", "I", "I;16"):
+                    raise ValueError(
+                        f"{p}: expected an 8-bit grayscale PNG (mode 'L') of 64x64 pixels, "
+                        f"got mode {im.mode!r}"
+                    )
+                stack.append(check_images(np.asarray(im), str(p))[0])
+        extra["file"] = [p.name for p in files]
+        return np.stack(stack), extra
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.suffix == ".npy":
+        return check_images(np.load(path, allow_pickle=False), str(path)), extra
+    if path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if "images" not in f:
+                raise ValueError(f"{path}: expected an HDF5 dataset with an 'images' array")
+            images = f["images"][()]
+            if "property" in f:
+                extra["true"] = f["property"][()]
+            if "split" in f:
+                extra["split"] = [s.decode() for s in f["split"][()]]
+        return check_images(images, str(path)), extra
+    raise ValueError(f"{path}: expected an HDF5 dataset (.h5), a .npy stack or a folder of PNGs")
+
+
+class TrainedModel:
+    """A model directory loaded for prediction from images."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        metrics = self.directory / "metrics.json"
+        if not metrics.is_file():
+            raise FileNotFoundError(f"{metrics}: not a trained model directory (no metrics.json)")
+        self.metrics = json.loads(metrics.read_text())
+        self.model_id = self.metrics["model"]
+        self.kind = model_kind(self.model_id)
+        self.features = self.metrics.get("features") or {
+            "name": feature_name(self.model_id),
+            "options": {},
+        }
+        if self.kind in ("cnn", "mucha"):
+            self.model = CNNRegressor.load(self.directory / "model.pt")
+            self.pca = None
+        else:
+            path = self.directory / "model.npz"
+            cls = PiecewiseConstantRegressor if self.kind == "pcr" else SVRegressor
+            self.model = cls.load(path)
+            with np.load(path, allow_pickle=False) as f:
+                self.pca = (
+                    (f["pca_components"], f["pca_mean"]) if "pca_components" in f.files else None
+                )
+
+    def featurize(self, images: np.ndarray) -> np.ndarray:
+        """The model's inputs computed from (N, 64, 64) uint8 images."""
+        from microprop import features as feats
+
+        name, options = self.features["name"], dict(self.features.get("options") or {})
+        if name is None:
+            return images
+        if name == "cnnpca":
+            if self.pca is None:
+                raise ValueError(f"{self.directory}: cnnpca model without its saved PCA")
+            embedder = feats.ResNetEmbedding(
+                weights=options.get("weights", "imagenet"),
+                image_size=int(options.get("image_size", IMAGE_SHAPE[0])),
+                seed=int(options.get("seed", 0)),
+                download=False,
+            ).fit()
+            components, mean = self.pca
+            return (embedder.transform(images) - mean) @ components.T
+        transformer = feats.FEATURES[name](**options, n_jobs=os.cpu_count() or 1)
+        return transformer.fit_transform(images)
+
+    def predict(self, images) -> np.ndarray:
+        X = self.featurize(check_images(images))
+        if self.kind in ("pcr", "svr"):
+            X = X.reshape(len(X), -1)
+        return self.model.predict(X)

@@ -1,0 +1,50 @@
+"""Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
+
+import json
+
+from microprop.io import atomic_path, load_dataset, load_features
+from microprop.logs import setup_logging
+from microprop.models import fit_evaluate
+from microprop.models.cnn import CNNRegressor, parse_model_id
+from microprop.models.run import MUCHA_ID, feature_record, save_model
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+w = sm.wildcards
+p = sm.params
+
+if w.model == MUCHA_ID:
+    data = load_features(sm.input.features)  # (N, 3, 64, 64) uint8 channels
+    arch, pretrained, protocol = "resnet34", False, "mucha"
+else:
+    data = load_dataset(sm.input.data)
+    (arch, pretrained), protocol = parse_model_id(w.model), "paper"
+options = dict(p.options)
+max_train = options.pop("max_train", 0)
+estimator = CNNRegressor(
+    arch=arch,
+    pretrained=pretrained,
+    protocol=protocol,
+    threads=sm.threads,
+    seed=int(w.seed),
+    **options,
+)
+log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
+model, metrics, table = fit_evaluate(
+    estimator, data, float(w.frac), int(w.seed), flatten=False, max_train=max_train
+)
+metrics.update(
+    model=w.model,
+    dataset=w.dataset,
+    hyperparameters={**model.hyperparameters(), "max_train": max_train},
+    features=feature_record(w.model, data.attrs if w.model == MUCHA_ID else None),
+)
+if w.model != MUCHA_ID:
+    metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
+log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
+with atomic_path(sm.output.model) as tmp:
+    save_model(model, tmp)
+with atomic_path(sm.output.predictions) as tmp:
+    table.to_csv(tmp, index=False)
+with atomic_path(sm.output.metrics) as tmp:
+    tmp.write_text(json.dumps(metrics, indent=2))
