@@ -296,3 +296,26 @@ rule figD19_zoo_r2:
         metric="r2",
     script:
         "../workflow/scripts/plot_zoo.py"
+
+
+rule ch_energy:
+    input:
+        run=f"results/sims/ch/run_{config['ch']['figure_run']}.h5",
+    output:
+        png=report(
+            "results/figures/ch_energy.png",
+            caption="../workflow/report/ch_energy.rst",
+            category="Datasets",
+        ),
+        pdf="results/figures/ch_energy.pdf",
+    log:
+        logpath("ch_energy"),
+    benchmark:
+        benchpath("ch_energy")
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        n_snapshots=3,
+    script:
+        "../workflow/scripts/plot_ch_energy.py"

@@ -18,3 +18,28 @@ rule simulate_ising:
     threads: 2
     script:
         "../workflow/scripts/simulate_ising.py"
+
+
+rule simulate_ch:
+    output:
+        run="results/sims/ch/run_{run}.h5",
+    log:
+        logpath("simulate_ch", "run"),
+    benchmark:
+        benchpath("simulate_ch", "run")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        physics={
+            k: v
+            for k, v in config["ch"].items()
+            if k
+            not in ("n_runs", "n_test_runs", "figure_run", "solver", "progress_every")
+        },
+        seed=config["seed"],
+        solver=config["ch"]["solver"],
+        progress_every=config["ch"]["progress_every"],
+    script:
+        "../workflow/scripts/simulate_ch.py"

@@ -73,9 +73,9 @@ class CHParams:
     length: float = 20.0  # µm, domain side (paper)
     n_cells: int = 128  # mesh cells per side
     c0: float = 50.0  # pJ µm⁻³, double-well height scale
-    k_c: float = 1.0  # pJ µm⁻¹, gradient energy coefficient
-    mobility: float = 1.0  # µm⁵ pJ⁻¹ s⁻¹
-    eps0: float = 0.01  # dilatational eigenstrain per unit c
+    k_c: float = 1.14  # pJ µm⁻¹, gradient energy coefficient
+    mobility: float = 5.0  # µm⁵ pJ⁻¹ s⁻¹
+    eps0: float = 0.003  # dilatational eigenstrain per unit c
     C11: float = 198.0  # GPa (paper)
     C12: float = 138.0  # GPa (paper)
     C44: float = 97.0  # GPa (paper)
