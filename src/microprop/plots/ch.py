@@ -22,7 +22,7 @@ def snapshot_indices(energy: np.ndarray, n: int = 3) -> list[int]:
     (the paper shows E = 7054, 1348 and 589).
 
     >>> snapshot_indices(np.array([10.0, 8, 6, 4, 3, 2, 1]), 3)
-    [0, 3, 6]
+    [0, 2, 6]
     """
     targets = np.linspace(energy[0], energy[-1], n)
     idx = [int(np.argmin(np.abs(energy - t))) for t in targets]
