@@ -57,12 +57,12 @@ def ch_energy_figure(run: dict, n_snapshots: int = 3, part1_steps: int | None = 
     ax.set_ylabel(f"energy E ({units})")
     run_id = attrs.get("run", "")
     ax.set_title(f"Cahn-Hilliard with elasticity, run {run_id}: energy and microstructure")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="center left", fontsize=8)
     idx = snapshot_indices(E, n_snapshots)
     for k, i in enumerate(idx):
-        # Insets along the upper right, left to right in time.
-        x0 = 0.42 + k * (0.55 / max(len(idx), 1))
-        ins = ax.inset_axes([x0, 0.52, 0.17, 0.25])
+        # Insets along the bottom, left to right in time.
+        x0 = 0.30 + k * (0.66 / max(len(idx), 1))
+        ins = ax.inset_axes([x0, 0.04, 0.19, 0.27])
         ins.imshow(run["images"][i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ins.set_xticks([])
         ins.set_yticks([])
@@ -71,7 +71,7 @@ def ch_energy_figure(run: dict, n_snapshots: int = 3, part1_steps: int | None = 
         ax.annotate(
             "",
             xy=(t[i], E[i]),
-            xytext=(x0 + 0.085, 0.52),
+            xytext=(x0 + 0.095, 0.35),
             textcoords="axes fraction",
             arrowprops={"arrowstyle": "->", "color": "C0", "lw": 0.8},
         )
