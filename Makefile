@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.microprop-installed
 CORES   ?= all
 PROFILE ?= profiles/default
 
-.PHONY: setup run test lint format smoke clean
+.PHONY: setup run test lint format smoke clean slurm-up slurm-down
 
 setup: $(STAMP)
 
@@ -48,6 +48,14 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile rules
 	$(BIN)/ruff format .
+
+# A single-node SLURM on this machine (root or sudo; installs Debian's packages), for
+# trying profiles/slurm; the SLURM tests start it themselves. See profiles/README.md.
+slurm-up:
+	bash tests/slurm/up.sh
+
+slurm-down:
+	bash tests/slurm/down.sh
 
 clean:
 	rm -rf results .snakemake
