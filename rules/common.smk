@@ -39,6 +39,8 @@ def model_dir(dataset, model, frac, seed):
 def final_targets():
     """Everything `snakemake` builds by default, derived from the config."""
     targets = [f"results/data/{dataset}.h5" for dataset in config["datasets"]]
+    if "ch" in config["datasets"]:
+        targets.append("results/figures/ch_energy.png")  # the paper's Fig. 1b
     return targets + study_targets()
 
 

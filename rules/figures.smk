@@ -15,6 +15,8 @@ rule fig01_examples:
         logpath("fig01_examples", "dataset"),
     benchmark:
         benchpath("fig01_examples", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=5,
@@ -38,6 +40,8 @@ rule fig02_histograms:
         logpath("fig02_histograms"),
     benchmark:
         benchpath("fig02_histograms")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -61,6 +65,8 @@ rule fig03_psd:
         logpath("fig03_psd", "dataset"),
     benchmark:
         benchpath("fig03_psd", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=5,
@@ -85,6 +91,8 @@ rule fig04_features:
         logpath("fig04_features", "dataset"),
     benchmark:
         benchpath("fig04_features", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -106,6 +114,8 @@ rule fig07_mucha:
         logpath("fig07_mucha", "dataset"),
     benchmark:
         benchpath("fig07_mucha", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=5,
@@ -130,6 +140,8 @@ rule fig08_confusion:
         logpath("fig08_confusion", "dataset"),
     benchmark:
         benchpath("fig08_confusion", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=2000,
         runtime=5,
@@ -154,6 +166,8 @@ rule fig09_fraction:
         logpath("fig09_fraction", "dataset"),
     benchmark:
         benchpath("fig09_fraction", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -175,6 +189,8 @@ rule fig10_timing:
         logpath("fig10_timing", "dataset"),
     benchmark:
         benchpath("fig10_timing", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -196,6 +212,8 @@ rule figB12_pixel_pca:
         logpath("figB12_pixel_pca", "dataset"),
     benchmark:
         benchpath("figB12_pixel_pca", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=4000,
         runtime=10,
@@ -220,6 +238,8 @@ rule figB13_pca_scree:
         logpath("figB13_pca_scree", "dataset"),
     benchmark:
         benchpath("figB13_pca_scree", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -242,6 +262,8 @@ rule figB14_pca_confusion:
         logpath("figB14_pca_confusion", "dataset"),
     benchmark:
         benchpath("figB14_pca_confusion", "dataset")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -266,6 +288,8 @@ rule figD18_zoo_rmse:
         logpath("figD18_zoo_rmse"),
     benchmark:
         benchpath("figD18_zoo_rmse")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -289,6 +313,8 @@ rule figD19_zoo_r2:
         logpath("figD19_zoo_r2"),
     benchmark:
         benchpath("figD19_zoo_r2")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=1000,
         runtime=5,
@@ -312,6 +338,8 @@ rule ch_energy:
         logpath("ch_energy"),
     benchmark:
         benchpath("ch_energy")
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=2000,
         runtime=5,

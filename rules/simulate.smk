@@ -4,6 +4,13 @@
 rule simulate_ising:
     output:
         shard="results/sims/ising/shard_{shard}.h5",
+    log:
+        logpath("simulate_ising", "shard"),
+    benchmark:
+        benchpath("simulate_ising", "shard")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 2
     params:
         n_images=lambda w: ising_shard_size(int(w.shard)),
         first_index=lambda w: int(w.shard) * config["ising"]["shard_size"],
@@ -11,11 +18,6 @@ rule simulate_ising:
         attempts_per_image=config["ising"]["attempts_per_image"],
         label_max=config["ising"]["label_max"],
         seed=config["seed"],
-    log:
-        logpath("simulate_ising", "shard"),
-    benchmark:
-        benchpath("simulate_ising", "shard")
-    threads: 2
     script:
         "../workflow/scripts/simulate_ising.py"
 
@@ -27,6 +29,8 @@ rule simulate_ch:
         logpath("simulate_ch", "run"),
     benchmark:
         benchpath("simulate_ch", "run")
+    conda:
+        "../envs/microprop.yaml"
     threads: 1
     resources:
         mem_mb=2000,
