@@ -123,6 +123,19 @@ def test_mucha_protocol_trains_resnet34_on_three_channels():
         model.predict(X[:2, 0])
 
 
+def test_mucha_protocol_reduces_its_l1_loss():
+    """SGD (lr 1e-3, momentum 0.9) with the L1 loss optimizes: over 30 steps on 64
+    images whose brightness encodes the target, the training loss falls by a third.
+    (Eval-mode predictions need many more steps, for BatchNorm's running statistics.)"""
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 255, 64)
+    noise = rng.normal(0, 30, (64, 3, 64, 64))
+    X = np.clip(y[:, None, None, None] + noise, 0, 255).astype(np.uint8)
+    model = CNNRegressor(protocol="mucha", max_epochs=15, batch_size=32, threads=2, seed=0)
+    losses = [h["train_loss"] for h in model.fit(X, y).history_]
+    assert min(losses[-5:]) < 2 / 3 * losses[0], losses
+
+
 def test_pretrained_loads_the_cached_weights_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     expected = pretrained_weights_file("resnet18")
