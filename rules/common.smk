@@ -173,3 +173,38 @@ def feature_options(wildcards):
         "physfeat2": {"n_bins": psd["n_bins"]},
         "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
     }[wildcards.feature]
+
+
+# --- models (rules/models.smk) ---------------------------------------------------------
+
+SVR_CONFIG = config["models"]["svr"]
+CNN_CONFIG = config["models"]["cnn"]
+MUCHA_CONFIG = config["models"]["mucha"]
+
+
+def svr_inputs(wildcards):
+    """Feature file of an SVR model; cnnpca also needs the embedding to keep its PCA."""
+    feature = feature_of(wildcards.model)
+    inputs = {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
+    if feature == "cnnpca":
+        inputs["embedding"] = f"results/features/{wildcards.dataset}/cnnembed.h5"
+    return inputs
+
+
+def svr_hyperparameters(wildcards):
+    """C, gamma, epsilon: the paper's final values for physfeat2-svr without search."""
+    if wildcards.model == "physfeat2-svr" and not SVR_CONFIG["search"]:
+        return SVR_CONFIG["final"][wildcards.dataset]
+    return SVR_CONFIG["hyperparameters"][wildcards.dataset]
+
+
+def cnn_options(wildcards):
+    """CNNRegressor options of a CNN model id (the architecture's training-image cap)."""
+    arch = wildcards.model.split("-")[0]
+    keys = ("max_epochs", "head_epochs", "batch_size", "lr", "finetune_lr", "min_lr")
+    keys += ("plateau_factor", "plateau_patience", "patience", "val_fraction", "amp")
+    options = {k: CNN_CONFIG[k] for k in keys}
+    options["device"] = CNN_CONFIG["device"]
+    options["download"] = CNN_CONFIG["download_weights"]
+    options["max_train"] = CNN_CONFIG["max_train"][arch]
+    return options

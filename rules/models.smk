@@ -15,6 +15,8 @@ rule train_pcr:
         benchpath("train_pcr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
         model="(grad|physfeat1)-pcr",
+    conda:
+        "../envs/microprop.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
@@ -22,39 +24,6 @@ rule train_pcr:
         bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
     script:
         "../workflow/scripts/train_pcr.py"
-
-
-SVR_CONFIG = config["models"]["svr"]
-CNN_CONFIG = config["models"]["cnn"]
-MUCHA_CONFIG = config["models"]["mucha"]
-
-
-def svr_inputs(wildcards):
-    """Feature file of an SVR model; cnnpca also needs the embedding to keep its PCA."""
-    feature = feature_of(wildcards.model)
-    inputs = {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
-    if feature == "cnnpca":
-        inputs["embedding"] = f"results/features/{wildcards.dataset}/cnnembed.h5"
-    return inputs
-
-
-def svr_hyperparameters(wildcards):
-    """C, gamma, epsilon: the paper's final values for physfeat2-svr without search."""
-    if wildcards.model == "physfeat2-svr" and not SVR_CONFIG["search"]:
-        return SVR_CONFIG["final"][wildcards.dataset]
-    return SVR_CONFIG["hyperparameters"][wildcards.dataset]
-
-
-def cnn_options(wildcards):
-    """CNNRegressor options of a CNN model id (the architecture's training-image cap)."""
-    arch = wildcards.model.split("-")[0]
-    keys = ("max_epochs", "head_epochs", "batch_size", "lr", "finetune_lr", "min_lr")
-    keys += ("plateau_factor", "plateau_patience", "patience", "val_fraction", "amp")
-    options = {k: CNN_CONFIG[k] for k in keys}
-    options["device"] = CNN_CONFIG["device"]
-    options["download"] = CNN_CONFIG["download_weights"]
-    options["max_train"] = CNN_CONFIG["max_train"][arch]
-    return options
 
 
 rule train_svr:
@@ -70,6 +39,8 @@ rule train_svr:
         benchpath("train_svr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
         model="(grad|physfeat1|physfeat2|cnnpca)-svr",
+    conda:
+        "../envs/microprop.yaml"
     threads: lambda w: SVR_CONFIG["threads"] if w.model == "physfeat2-svr" else 1
     resources:
         mem_mb=4000,
@@ -105,6 +76,8 @@ rule train_cnn:
         benchpath("train_cnn", "dataset", "model", "frac", "seed")
     wildcard_constraints:
         model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained)?",
+    conda:
+        "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]
     resources:
         gpu=1,
@@ -129,6 +102,8 @@ rule train_mucha:
         benchpath("train_mucha", "dataset", "model", "frac", "seed")
     wildcard_constraints:
         model="mucha-resnet34",
+    conda:
+        "../envs/microprop.yaml"
     threads: MUCHA_CONFIG["threads"]
     resources:
         gpu=1,
