@@ -194,7 +194,7 @@ def test_imagenet_weights_load_from_torch_home(tmp_path, monkeypatch, few_images
     from torchvision.models import resnet18
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = weights_file()
+    path = weights_file("resnet18")
     assert path == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     torch.manual_seed(123)
     saved = resnet18(weights=None).state_dict()
@@ -220,8 +220,8 @@ def test_missing_imagenet_weights_error_names_the_file(tmp_path, monkeypatch):
 
 def test_corrupt_weights_file_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    weights_file().parent.mkdir(parents=True)
-    weights_file().write_bytes(b"not a checkpoint")
+    weights_file("resnet18").parent.mkdir(parents=True)
+    weights_file("resnet18").write_bytes(b"not a checkpoint")
     with pytest.raises(MissingWeightsError, match="resnet18-f37072fd.pth"):
         resnet18_backbone("imagenet", download=False)
 

@@ -14,9 +14,9 @@ from microprop.models.cnn import (
     build_network,
     head_of,
     parse_model_id,
-    pretrained_weights_file,
 )
 from microprop.models.svr import tune_svr
+from microprop.weights import weights_file
 
 
 def grey_images(n: int, seed: int, channels: int = 0):
@@ -138,7 +138,7 @@ def test_mucha_protocol_reduces_its_l1_loss():
 
 def test_pretrained_loads_the_cached_weights_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    expected = pretrained_weights_file("resnet18")
+    expected = weights_file("resnet18")
     assert expected == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     with pytest.raises(FileNotFoundError, match="resnet18-f37072fd.pth"):
         build_network("resnet18", pretrained=True)

@@ -7,10 +7,11 @@ embedding (:class:`ResNetEmbedding`, rule ``cnn_embedding``, GPU) and a PCA fitt
 training split (:func:`fit_pca`, rule ``features_cnnpca``).
 """
 
-from microprop.features.cnn import MissingWeightsError, ResNetEmbedding, fit_pca, weights_file
+from microprop.features.cnn import ResNetEmbedding, fit_pca
 from microprop.features.grad import GradientNorm, gradient_magnitude
 from microprop.features.mucha import MultiChannel
 from microprop.features.psd import PSDLineFit, PSDStack, radial_psd
+from microprop.weights import MissingWeightsError, weights_file
 
 FEATURES = {
     "grad": GradientNorm,

@@ -13,9 +13,6 @@ random weights, so both see the same input).
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -23,33 +20,11 @@ from sklearn.decomposition import PCA
 
 from microprop.io import TEST
 from microprop.logs import Progress
+from microprop.weights import imagenet_state_dict, imagenet_weights
 
 log = logging.getLogger(__name__)
 
 WEIGHTS = ("imagenet", "random")
-
-
-class MissingWeightsError(FileNotFoundError):
-    """The ImageNet weights are neither in torchvision's cache nor downloadable."""
-
-
-def imagenet_weights():
-    """torchvision's weights enum for the ImageNet ResNet18 (imported lazily: torch is slow)."""
-    from torchvision.models import ResNet18_Weights
-
-    return ResNet18_Weights.IMAGENET1K_V1
-
-
-def weights_file(weights=None) -> Path:
-    """The file torchvision's weights API reads: $TORCH_HOME/hub/checkpoints/<url name>.
-
-    >>> weights_file().name
-    'resnet18-f37072fd.pth'
-    """
-    import torch.hub
-
-    weights = weights or imagenet_weights()
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 
 def resnet18_backbone(weights: str = "imagenet", seed: int = 0, download: bool = True):
@@ -68,20 +43,8 @@ def resnet18_backbone(weights: str = "imagenet", seed: int = 0, download: bool =
         torch.manual_seed(seed)
         model = resnet18(weights=None)
     if weights == "imagenet":
-        enum = imagenet_weights()
-        path = weights_file(enum)
-        hint = (
-            f"ImageNet weights for ResNet18 not available: torchvision expects the file {path} "
-            f"(download {enum.url} there, or point TORCH_HOME at a directory whose "
-            "hub/checkpoints/ holds it), or set features: cnnpca: embedding_weights: random"
-        )
-        if not path.exists() and not download:
-            raise MissingWeightsError(hint)
-        try:
-            # check_hash=False is torchvision's default for get_state_dict
-            state = enum.get_state_dict(progress=False, weights_only=True)
-        except Exception as err:  # no network (URLError), corrupt file, ...
-            raise MissingWeightsError(f"{hint} ({type(err).__name__}: {err})") from err
+        fallback = ", or set features: cnnpca: embedding_weights: random"
+        state = imagenet_state_dict("resnet18", download, fallback)
         model.load_state_dict(state)
     model.fc = torch.nn.Identity()
     return model.eval()
@@ -132,8 +95,7 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         if X.ndim != 3:
             raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
-        enum = imagenet_weights()
-        tf = enum.transforms()
+        tf = imagenet_weights("resnet18").transforms()
         dev = self.device_
         mean = torch.tensor(tf.mean, device=dev).view(1, 3, 1, 1)
         std = torch.tensor(tf.std, device=dev).view(1, 3, 1, 1)

@@ -48,13 +48,13 @@ import logging
 import math
 import os
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
+
+from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
 
@@ -74,17 +74,6 @@ def parse_model_id(model_id: str) -> tuple[str, bool]:
     return arch, suffix == "pretrained"
 
 
-def pretrained_weights_file(arch: str) -> Path:
-    """Where torchvision's weights API looks for ``arch``'s default ImageNet weights.
-
-    ``$TORCH_HOME/hub/checkpoints/<file name of the weights URL>`` (torch.hub's cache).
-    """
-    from torchvision.models import get_model_weights
-
-    url = get_model_weights(arch).DEFAULT.url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
-
-
 def build_network(
     arch: str, pretrained: bool = False, seed: int = 0, download: bool = False
 ) -> nn.Module:
@@ -95,25 +84,11 @@ def build_network(
     (and where the network allows), otherwise it is an error naming the file.
     """
     import torchvision
-    from torchvision.models import get_model_weights
 
     torch.manual_seed(seed)
     net = torchvision.models.get_model(arch, weights=None)
     if pretrained:
-        weights = get_model_weights(arch).DEFAULT
-        path = pretrained_weights_file(arch)
-        hint = (
-            f"ImageNet weights for {arch} not found: expected {path} "
-            f"({weights}, downloadable from {weights.url}; set TORCH_HOME to the "
-            "directory holding hub/checkpoints/)"
-        )
-        if not path.is_file() and not download:
-            raise FileNotFoundError(hint)
-        try:
-            state = weights.get_state_dict(progress=False, map_location="cpu")
-        except Exception as err:  # no network, corrupt file
-            raise FileNotFoundError(f"{hint}: {type(err).__name__}: {err}") from err
-        net.load_state_dict(state)
+        net.load_state_dict(imagenet_state_dict(arch, download))
     torch.manual_seed(seed + 1)
     if hasattr(net, "fc"):  # resnets
         net.fc = nn.Linear(net.fc.in_features, 1)
