@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from microprop.io import TEST, TRAIN, Dataset
-from microprop.plots.confusion import confusion_figure, paper_panels, save_figure
+from microprop.plots import save_figure
+from microprop.plots.confusion import confusion_figure, paper_panels
 from microprop.studies import (
     PAPER_TABLE2,
     ZOO_REGRESSORS,

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from microprop.logs import setup_logging
-from microprop.plots.confusion import confusion_figure, paper_panels, save_figure
+from microprop.plots import save_figure
+from microprop.plots.confusion import confusion_figure, paper_panels
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])

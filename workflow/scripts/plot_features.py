@@ -4,7 +4,7 @@ import ast
 
 from microprop.io import load_features
 from microprop.logs import setup_logging
-from microprop.plots.confusion import save_figure
+from microprop.plots import save_figure
 from microprop.plots.dataset_figs import features_figure, property_label
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

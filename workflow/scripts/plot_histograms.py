@@ -2,7 +2,7 @@
 
 from microprop.io import load_dataset
 from microprop.logs import setup_logging
-from microprop.plots.confusion import save_figure
+from microprop.plots import save_figure
 from microprop.plots.dataset_figs import histograms_figure, property_label
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

@@ -5,7 +5,7 @@ import numpy as np
 
 from microprop.io import read_attrs
 from microprop.logs import setup_logging
-from microprop.plots.confusion import save_figure
+from microprop.plots import save_figure
 from microprop.plots.dataset_figs import mucha_figure, pick_examples, property_label
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

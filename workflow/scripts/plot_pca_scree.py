@@ -3,7 +3,7 @@
 import pandas as pd
 
 from microprop.logs import setup_logging
-from microprop.plots.confusion import save_figure
+from microprop.plots import save_figure
 from microprop.plots.pca import scree_figure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

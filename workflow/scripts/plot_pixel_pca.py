@@ -2,7 +2,7 @@
 
 from microprop.io import load_dataset
 from microprop.logs import setup_logging
-from microprop.plots.confusion import save_figure
+from microprop.plots import save_figure
 from microprop.plots.dataset_figs import property_label
 from microprop.plots.pca import pixel_pca_figure
 from microprop.studies import pixel_pca

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import matplotlib.pyplot as plt
 import numpy as np
@@ -77,12 +75,3 @@ def ch_energy_figure(run: dict, n_snapshots: int = 3, part1_steps: int | None = 
         )
     fig.tight_layout()
     return fig
-
-
-def save_figure(fig, png_path) -> None:
-    """Save ``fig`` as PNG at ``png_path`` and as PDF beside it."""
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=150)
-    fig.savefig(png_path.with_suffix(".pdf"))
-    plt.close(fig)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -80,15 +79,6 @@ def confusion_figure(panels, limits=None, label: str = "property", ncols: int = 
         ax.set_visible(False)
     fig.tight_layout()
     return fig
-
-
-def save_figure(fig, png_path) -> None:
-    """Save ``fig`` as PNG at ``png_path`` and as PDF beside it."""
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=150)
-    fig.savefig(png_path.with_suffix(".pdf"))
-    plt.close(fig)
 
 
 def paper_panels(results: dict) -> list[dict]:
