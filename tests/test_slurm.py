@@ -60,16 +60,15 @@ def test_slurm_profile_runs_smoke_workflow_like_a_local_run(slurm_cluster, refer
     states = h.slurm_job_states(job_ids)
     assert states == dict.fromkeys(job_ids, "COMPLETED"), states
 
-    # The GPU rule (cnn_embedding, resources gpu=1) was given a GPU by SLURM.
-    gpu_jobs = [
-        j
-        for j in job_ids
-        if "rule_cnn_embedding" in h.slurm_job_info(j)  # the plugin's --comment
-    ]
-    assert len(gpu_jobs) == 1
-    assert "gres:gpu:1" in h.slurm_job_info(gpu_jobs[0])
-    cpu_jobs = [j for j in job_ids if j not in gpu_jobs]
-    assert not any("TresPerJob=gres:gpu" in h.slurm_job_info(j) for j in cpu_jobs)
+    # The GPU rules (resources gpu=1; here cnn_embedding) were given a GPU by SLURM, the
+    # others none. The plugin puts the rule name into the job's comment.
+    info = {j: h.slurm_job_info(j) for j in job_ids}
+    gpu_jobs = {
+        j for j in job_ids if re.search(r"Comment=rule_({})".format("|".join(h.GPU_RULES)), info[j])
+    }
+    assert gpu_jobs, "no GPU rule was submitted"
+    for j in job_ids:
+        assert ("TresPerJob=gres:gpu:1" in info[j]) == (j in gpu_jobs), info[j]
 
     # Same outputs as the local run (timings excluded), and the same set of them.
     assert h.result_files(workdir) == h.result_files(reference)

@@ -22,18 +22,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 UP_SH = REPO / "tests" / "slurm" / "up.sh"
 SMOKE_CONFIG = "tests/config/smoke.yaml"
+SLICE_CONFIG = "tests/slurm/slice.yaml"  # restricts the smoke run to the Ising slice
 
 # The smoke slice: Ising shards -> dataset -> grad feature -> grad-pcr -> Fig. 8, plus the
 # ResNet18 embedding, a rule that declares resources gpu=1.
 FIG08 = "results/figures/fig08_confusion_ising.png"
 DATASET = "results/data/ising.h5"
 GPU_OUTPUT = "results/features/ising/cnnembed.h5"
+GPU_RULES = ("cnn_embedding", "train_cnn", "train_mucha")  # rules declaring gpu=1
 SHARDS = "results/sims/ising"
 
 # Every run uses one thread per job: the same thread count locally and under SLURM (so
 # floating-point results can be compared exactly), and two jobs side by side on the
 # 2-CPU test node.
-COMMON_ARGS = ["--configfile", SMOKE_CONFIG, "--max-threads", "1"]
+COMMON_ARGS = ["--configfile", SMOKE_CONFIG, SLICE_CONFIG, "--max-threads", "1"]
 LOCAL_ARGS = ["--cores", "2"]
 # The test cluster has no accounting daemon: job status comes from squeue (the cluster
 # keeps finished jobs for MinJobAge=3600 s); poll every 2 s instead of the default 40 s.
@@ -50,8 +52,15 @@ SLURM_ARGS = [
 ]
 
 # Keys of metrics.json and HDF5 attributes that hold wall-clock timings: they differ from
-# run to run by nature and are left out of the comparisons (everything else must match).
+# run to run by nature and are left out of the comparisons (everything else must match):
+# these names, and any name ending in "seconds" (e.g. pca_seconds).
 TIMING_KEYS = {"seconds", "timing", "timings", "elapsed", "wall_time", "duration"}
+
+
+def is_timing(key: str) -> bool:
+    return key in TIMING_KEYS or key.endswith("seconds")
+
+
 # Files compared by content; figures only by presence (PNG/PDF carry renderer metadata).
 SKIP_DIRS = ("results/logs/", "results/benchmarks/")
 PRESENCE_ONLY = (".png", ".pdf", ".svg")
@@ -221,7 +230,7 @@ def result_files(root: Path) -> set[str]:
 
 def _drop_timings(obj):
     if isinstance(obj, dict):
-        return {k: _drop_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+        return {k: _drop_timings(v) for k, v in obj.items() if not is_timing(k)}
     if isinstance(obj, list):
         return [_drop_timings(v) for v in obj]
     return obj
@@ -247,7 +256,7 @@ def _compare_h5(a: Path, b: Path) -> list[str]:
         for name, oa, ob in [("/", fa, fb)] + [
             (n, items_a[n], items_b[n]) for n in sorted(set(items_a) & set(items_b))
         ]:
-            keys = (set(oa.attrs) | set(ob.attrs)) - TIMING_KEYS
+            keys = {k for k in set(oa.attrs) | set(ob.attrs) if not is_timing(k)}
             for key in sorted(keys):
                 va, vb = oa.attrs.get(key), ob.attrs.get(key)
                 if not np.array_equal(np.asarray(va), np.asarray(vb)):
