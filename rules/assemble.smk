@@ -13,6 +13,7 @@ rule assemble:
         benchpath("assemble", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=10,

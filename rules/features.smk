@@ -68,6 +68,7 @@ rule features_cnnpca:
         benchpath("features_cnnpca", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=10,

@@ -17,6 +17,7 @@ rule fig01_examples:
         benchpath("fig01_examples", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=5,
@@ -42,6 +43,7 @@ rule fig02_histograms:
         benchpath("fig02_histograms")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
@@ -67,6 +69,7 @@ rule fig03_psd:
         benchpath("fig03_psd", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=5,
@@ -93,6 +96,7 @@ rule fig04_features:
         benchpath("fig04_features", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
@@ -116,6 +120,7 @@ rule fig07_mucha:
         benchpath("fig07_mucha", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=5,
@@ -142,6 +147,7 @@ rule fig08_confusion:
         benchpath("fig08_confusion", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
@@ -168,6 +174,7 @@ rule fig09_fraction:
         benchpath("fig09_fraction", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -191,6 +198,7 @@ rule fig10_timing:
         benchpath("fig10_timing", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -214,6 +222,7 @@ rule figB12_pixel_pca:
         benchpath("figB12_pixel_pca", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
@@ -240,6 +249,7 @@ rule figB13_pca_scree:
         benchpath("figB13_pca_scree", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -264,6 +274,7 @@ rule figB14_pca_confusion:
         benchpath("figB14_pca_confusion", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -290,6 +301,7 @@ rule figD18_zoo_rmse:
         benchpath("figD18_zoo_rmse")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -315,6 +327,7 @@ rule figD19_zoo_r2:
         benchpath("figD19_zoo_r2")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -340,6 +353,7 @@ rule ch_energy:
         benchpath("ch_energy")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,

@@ -17,6 +17,7 @@ rule train_pcr:
         model="(grad|physfeat1)-pcr",
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,

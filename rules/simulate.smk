@@ -11,6 +11,9 @@ rule simulate_ising:
     conda:
         "../envs/microprop.yaml"
     threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=lambda w: 5 + config["ising"]["shard_size"] // 200,
     params:
         n_images=lambda w: ising_shard_size(int(w.shard)),
         first_index=lambda w: int(w.shard) * config["ising"]["shard_size"],

@@ -27,6 +27,7 @@ rule table2:
         benchpath("table2")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -51,6 +52,7 @@ rule metrics_table:
         benchpath("metrics_table", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -69,6 +71,7 @@ rule fraction_study:
         benchpath("fraction_study", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
@@ -89,6 +92,7 @@ rule sklearn_zoo:
         feature="[a-z0-9]+",
     conda:
         "../envs/microprop.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
@@ -113,6 +117,7 @@ rule pca_study:
         benchpath("pca_study", "dataset")
     conda:
         "../envs/microprop.yaml"
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
