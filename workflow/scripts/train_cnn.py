@@ -1,12 +1,10 @@
 """Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
 
-import json
-
-from microprop.io import atomic_path, load_dataset, load_features
+from microprop.io import load_dataset, load_features
 from microprop.logs import setup_logging
 from microprop.models import fit_evaluate
 from microprop.models.cnn import CNNRegressor, parse_model_id
-from microprop.models.run import MUCHA_ID, feature_record, save_model
+from microprop.models.run import MUCHA_ID, feature_record, write_model_outputs
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -42,9 +40,4 @@ metrics.update(
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
-with atomic_path(sm.output.model) as tmp:
-    save_model(model, tmp)
-with atomic_path(sm.output.predictions) as tmp:
-    table.to_csv(tmp, index=False)
-with atomic_path(sm.output.metrics) as tmp:
-    tmp.write_text(json.dumps(metrics, indent=2))
+write_model_outputs(sm.output, model, metrics, table)

@@ -1,11 +1,9 @@
 """Rule train_pcr: piecewise-constant regression on one feature set."""
 
-import json
-
-from microprop.io import atomic_path, load_features
+from microprop.io import load_features
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
-from microprop.models.run import feature_record, save_model
+from microprop.models.run import feature_record, write_model_outputs
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -22,9 +20,4 @@ metrics.update(
     features=feature_record(w.model, features.attrs),
 )
 log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
-with atomic_path(sm.output.model) as tmp:
-    save_model(model, tmp)
-with atomic_path(sm.output.predictions) as tmp:
-    table.to_csv(tmp, index=False)
-with atomic_path(sm.output.metrics) as tmp:
-    tmp.write_text(json.dumps(metrics, indent=2))
+write_model_outputs(sm.output, model, metrics, table)

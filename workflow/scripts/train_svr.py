@@ -1,14 +1,12 @@
 """Rule train_svr: RBF support vector regression on one feature set (TPE search for physfeat2)."""
 
-import json
-
 import numpy as np
 
 from microprop.features import fit_pca
-from microprop.io import atomic_path, load_features
+from microprop.io import load_features
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
-from microprop.models.run import feature_record, save_model
+from microprop.models.run import feature_record, write_model_outputs
 from microprop.models.svr import tune_svr
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -70,9 +68,4 @@ metrics.update(
     features=feature_record(w.model, features.attrs, embed_attrs, seed=p.feature_seed),
 )
 log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
-with atomic_path(sm.output.model) as tmp:
-    save_model(model, tmp, extra)
-with atomic_path(sm.output.predictions) as tmp:
-    table.to_csv(tmp, index=False)
-with atomic_path(sm.output.metrics) as tmp:
-    tmp.write_text(json.dumps(metrics, indent=2))
+write_model_outputs(sm.output, model, metrics, table, extra)

@@ -90,6 +90,22 @@ def save_model(model, path, extra: dict[str, np.ndarray] | None = None) -> None:
         np.savez(fh, **arrays)
 
 
+def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None:
+    """Write a trained model's folder: the model, predictions.csv and metrics.json.
+
+    ``output`` has the rule's named outputs ``model``, ``predictions`` and ``metrics``;
+    each file is written atomically, metrics.json last (it marks the folder complete).
+    """
+    from microprop.io import atomic_path
+
+    with atomic_path(output.model) as tmp:
+        save_model(model, tmp, extra)
+    with atomic_path(output.predictions) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(output.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+
+
 def check_images(images, source: str = "images") -> np.ndarray:
     """Validate an image stack: (N, 64, 64), uint8 (or integers in 0..255), non-empty.
 
