@@ -3,29 +3,12 @@ no clean-up at all) and under SLURM (SIGINT, as Ctrl-C: snakemake cancels its SL
 then run it again. The second run must redo every job whose output is partial or was not
 finished, keep finished work, and end with outputs identical to an uninterrupted run."""
 
-import importlib.util
 import signal
-import sys
-from pathlib import Path
 
 import pytest
+from slurm import harness as h
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
-
-
-def _harness():
-    name = "microprop_tests_slurm_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "slurm" / "harness.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _harness()
 
 
 @pytest.fixture(scope="module")

@@ -4,29 +4,12 @@
 get a GPU through the plugin's `gpu` resource, the Ising shards must run as one group job,
 and the outputs must equal those of a local run."""
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
+from slurm import harness as h
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]
-
-
-def _harness():
-    name = "microprop_tests_slurm_harness"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).parent / "slurm" / "harness.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _harness()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 temporary directory, run the smoke workflow there (locally or through the SLURM profile),
 bring up the single-node SLURM of tests/slurm/up.sh, and compare two results/ trees.
 
-The test modules load this file by path (pytest runs with --import-mode=importlib), and
+The test modules import it as ``slurm.harness`` (tests/ is on pytest's pythonpath) and
 share one local reference run of the smoke workflow through ``reference_run``.
 """
 
