@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 
+from microprop.features.batching import check_images
 from microprop.io import TEST
 from microprop.logs import Progress
 from microprop.weights import imagenet_state_dict, imagenet_weights
@@ -92,9 +93,7 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
         import torch
         import torch.nn.functional as F
 
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
+        X = check_images(X)
         tf = imagenet_weights("resnet18").transforms()
         dev = self.device_
         mean = torch.tensor(tf.mean, device=dev).view(1, 3, 1, 1)

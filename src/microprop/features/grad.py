@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import map_chunks
+from microprop.features.batching import check_images, map_chunks
 
 
 def gradient_magnitude(images: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -23,9 +23,7 @@ def gradient_magnitude(images: np.ndarray, chunk: int = 512) -> np.ndarray:
     >>> gradient_magnitude(ramp)[0, 0].tolist()
     [2.0, 1.0, 1.0, 1.0, 1.0, 2.0]
     """
-    X = np.asarray(images)
-    if X.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
+    X = check_images(images)
     n, h, w = X.shape
     out = np.empty(X.shape, dtype=np.float32)
     buf = np.empty((min(chunk, n), h, w), dtype=np.float32)
@@ -64,9 +62,7 @@ class GradientNorm(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
+        X = check_images(X)
 
         def mean_norm(x):
             g = gradient_magnitude(x)

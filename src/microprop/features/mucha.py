@@ -20,7 +20,7 @@ import pywt
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import map_chunks
+from microprop.features.batching import check_images, map_chunks
 
 CHUNK = 1024
 
@@ -67,9 +67,7 @@ class MultiChannel(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
+        X = check_images(X)
         if self.wavelet not in pywt.wavelist(kind="discrete"):
             raise ValueError(f"unknown discrete wavelet {self.wavelet!r} (see pywt.wavelist())")
         out = np.empty((len(X), 3, *X.shape[1:]), dtype=np.uint8)

@@ -30,17 +30,10 @@ import numpy as np
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import map_chunks
+from microprop.features.batching import check_images, map_chunks
 from microprop.features.grad import gradient_magnitude
 
 CHUNK = 1024  # images per FFT batch: small enough to stay in cache
-
-
-def _check_images(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
-    return X
 
 
 def ring_index(shape: tuple[int, int], n_bins: int = 32) -> np.ndarray:
@@ -102,7 +95,7 @@ def radial_psd(images, n_bins: int = 32, workers: int | None = None) -> np.ndarr
     >>> int(radial_psd(u).argmax())
     5
     """
-    X = _check_images(images)
+    X = check_images(images)
     n, h, w = X.shape
     m = _ring_matrix((h, w), n_bins)
     out = np.empty((n, n_bins), dtype=np.float64)
@@ -158,7 +151,7 @@ class PSDLineFit(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        X = _check_images(X)
+        X = check_images(X)
         out = np.empty((len(X), self.n_bins))
         p = map_chunks(lambda x: radial_psd(x, self.n_bins), X, out, CHUNK, self.n_jobs)[:, 1:]
         total = p.sum(axis=1, keepdims=True)
@@ -191,6 +184,6 @@ class PSDStack(TransformerMixin, BaseEstimator):
         return np.log10(psd.transpose(1, 0, 2) + 1.0)
 
     def transform(self, X) -> np.ndarray:
-        X = _check_images(X)
+        X = check_images(X)
         out = np.empty((len(X), 2, self.n_bins), dtype=np.float64)
         return map_chunks(self._one_chunk, X, out, CHUNK, self.n_jobs)
