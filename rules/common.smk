@@ -5,7 +5,10 @@ import re
 
 from snakemake.utils import validate
 
+from microprop.config import check_config
+
 validate(config, "../workflow/schemas/config.schema.yaml")
+check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch"]
 MODEL_IDS = config["models"]["ids"]

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, snakemake
+from helpers import REPO, copy_workflow, snakemake
+
+from microprop.config import ConfigError, check_config, config_problems
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
@@ -23,10 +25,16 @@ def test_every_key_has_type_description_default(path, sub):
         assert sub.get("additionalProperties") is False, f"{path} must refuse unknown keys"
 
 
-def dry_run(overlay: str, tmp_path: Path):
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory) -> Path:
+    """Dry runs happen in a copy: they never touch the checkout's .snakemake or results."""
+    return copy_workflow(tmp_path_factory.mktemp("dryrun"))
+
+
+def dry_run(overlay: str, tmp_path: Path, work: Path):
     bad = tmp_path / "overlay.yaml"
     bad.write_text(overlay)
-    return snakemake(REPO, "-n", "--configfile", str(bad), check=False)
+    return snakemake(work, "-n", "--configfile", str(bad), check=False)
 
 
 @pytest.mark.parametrize(
@@ -37,19 +45,93 @@ def dry_run(overlay: str, tmp_path: Path):
         ("ising:\n  n_images: many\n", "n_images"),
         ("ising:\n  shard_size: 0\n", "shard_size"),
         ("seed: -1\n", "seed"),
+        ("ch:\n  figure_run: 9\n", "ch.figure_run"),
+        ("models:\n  cnn:\n    device: gpu\n", "models.cnn.device"),
     ],
 )
-def test_bad_config_stops_before_any_job_and_names_the_key(overlay, key, tmp_path):
-    proc = dry_run(overlay, tmp_path)
+def test_bad_config_stops_before_any_job_and_names_the_key(overlay, key, tmp_path, workflow_copy):
+    proc = dry_run(overlay, tmp_path, workflow_copy)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert key in out
     assert "Job stats" not in out and "rule simulate_ising" not in out
 
 
-@pytest.mark.parametrize(
-    "config", ["config/config.yaml", "config/paper.yaml", "tests/config/smoke.yaml"]
-)
-def test_shipped_configs_are_valid(config, tmp_path):
-    proc = snakemake(REPO, "-n", "--configfile", config, "-q", check=False)
+SHIPPED = [
+    "config/config.yaml",
+    "config/paper.yaml",
+    "config/offline.yaml",
+    "tests/config/smoke.yaml",
+]
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+def test_shipped_configs_are_valid(config, workflow_copy):
+    proc = snakemake(workflow_copy, "-n", "--configfile", config, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert "Job stats" in proc.stdout + proc.stderr
+
+
+def test_shipped_configs_pass_the_cross_field_checks():
+    base = yaml.safe_load((REPO / SHIPPED[0]).read_text())
+    for overlay in SHIPPED[1:]:
+        merged = merge(base, yaml.safe_load((REPO / overlay).read_text()))
+        assert config_problems(merged) == [], overlay
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile merge: nested mappings update key by key."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and key in out else value
+    return out
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+# Each entry breaks one relation between keys and names the key the message must carry.
+CROSS_FIELD = {
+    "ising test split not smaller than the data": (
+        {"ising": {"n_test": 10000}},
+        "ising.n_test",
+    ),
+    "ch test runs not fewer than runs": ({"ch": {"n_test_runs": 6}}, "ch.n_test_runs"),
+    "ch figure run that is not simulated": ({"ch": {"figure_run": 9}}, "ch.figure_run"),
+    "unknown torch device": ({"models": {"cnn": {"device": "gpu"}}}, "models.cnn.device"),
+    "cuda without index digits": (
+        {"features": {"cnnpca": {"device": "cuda:x"}}},
+        "features.cnnpca.device",
+    ),
+    "empty datasets": ({"datasets": []}, "datasets"),
+    "a dataset twice": ({"datasets": ["ising", "ising"]}, "datasets"),
+    "empty model ids": ({"models": {"ids": []}}, "models.ids"),
+    "a model id twice": ({"models": {"ids": ["grad-pcr", "grad-pcr"]}}, "models.ids"),
+    "a seed twice": ({"studies": {"seeds": [0, 0]}}, "studies.seeds"),
+    "a fraction twice": ({"studies": {"fractions": [0.1, 1, 1.0]}}, "studies.fractions"),
+    "fraction above one": ({"studies": {"fractions": [0.5, 1.5]}}, "studies.fractions"),
+    "fraction zero": ({"studies": {"fractions": [0.0, 1.0]}}, "studies.fractions"),
+    "range in decreasing order": (
+        {"models": {"svr": {"epsilon_range": [0.5, 0.1]}}},
+        "models.svr.epsilon_range",
+    ),
+    "validation fraction zero": (
+        {"models": {"cnn": {"val_fraction": 0.0}}},
+        "models.cnn.val_fraction",
+    ),
+}
+
+
+def test_the_default_config_has_no_problems():
+    assert config_problems(default_config()) == []
+
+
+@pytest.mark.parametrize("case", list(CROSS_FIELD))
+def test_cross_field_problem_is_named(case):
+    overlay, key = CROSS_FIELD[case]
+    config = merge(default_config(), overlay)
+    problems = config_problems(config)
+    assert len(problems) == 1 and problems[0].startswith(key), problems
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        check_config(config)
