@@ -11,7 +11,14 @@ from microprop.dataset import (
     stratified_test_split,
     write_dataset,
 )
-from microprop.io import TEST, load_dataset, write_h5
+from microprop.io import (
+    TEST,
+    DataFileError,
+    load_dataset,
+    load_features,
+    write_features,
+    write_h5,
+)
 from microprop.ising import simulate_shard
 
 
@@ -101,3 +108,44 @@ def test_a_failed_write_leaves_nothing(tmp_path):
 def test_split_values_are_train_and_test(shards):
     arrays, _ = assemble_ising(shards, n_test=20, seed=0)
     assert set(np.unique(arrays["split"])) == {b"train", TEST}
+
+
+@pytest.fixture
+def dataset_file(shards, tmp_path):
+    arrays, attrs = assemble_ising(shards, n_test=20, seed=0, image_size=64)
+    out = tmp_path / "ising.h5"
+    write_dataset(out, arrays, attrs, {})
+    return out
+
+
+def test_a_modified_dataset_fails_its_checksum_naming_the_file(dataset_file):
+    with h5py.File(dataset_file, "r+") as f:
+        f["property"][3] += 1.0  # one label changed after assembly
+    for images in (True, False):
+        with pytest.raises(DataFileError, match=f"{dataset_file}: content checksum mismatch"):
+            load_dataset(dataset_file, images=images)
+
+
+def test_a_corrupted_dataset_is_named_not_a_raw_hdf5_error(dataset_file):
+    data = bytearray(dataset_file.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(4096)  # zeroes inside the images
+    dataset_file.write_bytes(data)
+    with pytest.raises(DataFileError, match=str(dataset_file)):
+        load_dataset(dataset_file)
+    dataset_file.write_bytes(data[: len(data) // 3])  # truncated
+    with pytest.raises(DataFileError, match=f"{dataset_file}: cannot be read"):
+        load_dataset(dataset_file)
+
+
+def test_a_modified_feature_file_fails_its_checksum(dataset_file, tmp_path):
+    ds = load_dataset(dataset_file)
+    path = tmp_path / "grad.h5"
+    write_features(path, np.arange(len(ds), dtype=float)[:, None], ds, {"feature": "grad"})
+    assert load_features(path).images.shape == (len(ds), 1)
+    with h5py.File(path, "r+") as f:
+        f["features"][0, 0] = -1.0
+    with pytest.raises(DataFileError, match=f"{path}: content checksum mismatch"):
+        load_features(path)
+    path.write_bytes(b"not an HDF5 file")
+    with pytest.raises(DataFileError, match=f"{path}: cannot be read"):
+        load_features(path)

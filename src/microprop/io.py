@@ -11,7 +11,12 @@ Dataset file (``results/data/{dataset}.h5``)
 
 Feature file (``results/features/{dataset}/{feature}.h5``)
     ``features`` (N, ...) float, ``property`` and ``split`` copied from the dataset,
-    ``index`` (N,) int64 (row of the dataset), attributes describing the feature.
+    ``index`` (N,) int64 (row of the dataset), attributes describing the feature and a
+    content checksum.
+
+Both loaders verify the stored content checksum and turn an unreadable file into a
+:class:`DataFileError` naming the file, so a corrupted input stops a rule with one clear
+line instead of a raw HDF5 error or, worse, wrong numbers.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+
+
+class DataFileError(ValueError):
+    """A dataset or feature file that cannot be read or fails its content checksum."""
+
 
 TRAIN = b"train"
 TEST = b"test"
@@ -81,7 +91,7 @@ def write_h5(
 def read_attrs(path: str | os.PathLike) -> dict:
     """All attributes of an HDF5 file, JSON-encoded ones decoded."""
     out = {}
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         for key, value in f.attrs.items():
             if isinstance(value, bytes):
                 value = value.decode()
@@ -134,20 +144,44 @@ class Dataset:
         return len(self.property)
 
 
-def load_dataset(path: str | os.PathLike, images: bool = True) -> Dataset:
-    """Read a dataset file; ``images=False`` skips the (large) image array."""
-    with h5py.File(path, "r") as f:
-        for name in ("property", "split") + (("images",) if images else ()):
-            if name not in f:
-                raise ValueError(f"{path}: not a microprop dataset (no '{name}' array)")
-        extra = {k: f[k][()] for k in f if k not in ("images", "property", "split")}
-        ds = Dataset(
-            images=f["images"][()] if images else np.empty((0,), np.uint8),
-            property=f["property"][()],
-            split=f["split"][()],
-            extra=extra,
+@contextlib.contextmanager
+def open_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """Open an HDF5 file for reading; unreadable or corrupt content raises DataFileError."""
+    try:
+        with h5py.File(path, "r") as f:
+            yield f
+    except (OSError, KeyError, RuntimeError) as err:
+        raise DataFileError(
+            f"{path}: cannot be read as an HDF5 file (corrupt or truncated? delete it and "
+            f"rerun the rule that makes it): {err}"
+        ) from err
+
+
+def verify_checksum(path, attrs: Mapping, *arrays: np.ndarray) -> None:
+    """Compare ``arrays`` with the checksum stored in ``attrs`` (files without one pass)."""
+    stored = attrs.get("checksum")
+    if stored and checksum(*arrays) != stored:
+        raise DataFileError(
+            f"{path}: content checksum mismatch (the file was corrupted or modified after it "
+            "was written); delete it and rerun the rule that makes it"
         )
+
+
+def load_dataset(path: str | os.PathLike, images: bool = True) -> Dataset:
+    """Read a dataset file and verify its content checksum.
+
+    ``images=False`` returns no image array (they are still read once for the checksum).
+    """
+    with open_h5(path) as f:
+        for name in ("property", "split", "images"):
+            if name not in f:
+                raise DataFileError(f"{path}: not a microprop dataset (no '{name}' array)")
+        extra = {k: f[k][()] for k in f if k not in ("images", "property", "split")}
+        ds = Dataset(f["images"][()], f["property"][()], f["split"][()], extra=extra)
     ds.attrs = read_attrs(path)
+    verify_checksum(path, ds.attrs, ds.images, ds.property, ds.split)
+    if not images:
+        ds.images = np.empty((0,), np.uint8)
     return ds
 
 
@@ -172,6 +206,7 @@ def write_features(
             "property_name": dataset.attrs.get("property_name", ""),
             "property_units": dataset.attrs.get("property_units", ""),
             **(attrs or {}),
+            "checksum": checksum(features, dataset.property, dataset.split),
         },
         compress=("features",),
     )
@@ -179,7 +214,11 @@ def write_features(
 
 def load_features(path: str | os.PathLike) -> Dataset:
     """Read a feature file as a :class:`Dataset` whose ``images`` are the features."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
+        for name in ("features", "property", "split"):
+            if name not in f:
+                raise DataFileError(f"{path}: not a microprop feature file (no '{name}' array)")
         ds = Dataset(f["features"][()], f["property"][()], f["split"][()])
     ds.attrs = read_attrs(path)
+    verify_checksum(path, ds.attrs, ds.images, ds.property, ds.split)
     return ds
