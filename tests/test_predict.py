@@ -41,11 +41,12 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
         attrs = data.attrs
     else:
         data = ds
-    model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, flatten=feature is not None)
+    is_cnn = isinstance(estimator, CNNRegressor)
+    model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, flatten=not is_cnn)
     metrics.update(model=model_id, dataset="toy", features=feature_record(model_id, attrs))
     out = tmp_path / model_id
     out.mkdir()
-    save_model(model, out / ("model.pt" if feature is None else "model.npz"))
+    save_model(model, out / ("model.pt" if is_cnn else "model.npz"))
     table.to_csv(out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(metrics))
     return out
@@ -57,6 +58,11 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
         ("grad-pcr", lambda: PiecewiseConstantRegressor(bin_width=1.0), "grad"),
         ("physfeat2-svr", lambda: SVRegressor(C=100.0, gamma=1 / 64, epsilon=0.12), "physfeat2"),
         ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
+        (
+            "mucha-resnet34",
+            lambda: CNNRegressor(arch="resnet34", protocol="mucha", max_epochs=1, batch_size=16),
+            "mucha",
+        ),
     ],
 )
 def test_predict_round_trips(tmp_path, dataset, model_id, factory, feature):
@@ -120,3 +126,79 @@ def test_predict_refuses_colour_png_and_non_model_dir(tmp_path, dataset, capsys)
     assert "8-bit grayscale PNG" in capsys.readouterr().err
     assert main(["predict", "--model", str(tmp_path), "--images", str(dataset)]) == 2
     assert "no metrics.json" in capsys.readouterr().err
+
+
+@pytest.fixture
+def pcr_dir(tmp_path, dataset):
+    return train_model_dir(
+        tmp_path, dataset, "grad-pcr", PiecewiseConstantRegressor(bin_width=1.0), "grad"
+    )
+
+
+def predict_error(capsys, model_dir, images) -> str:
+    """Run predict, check exit code 2 and one line on stderr; return that line."""
+    code = main(["predict", "--model", str(model_dir), "--images", str(images)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("microprop predict: error: "), err
+    return lines[0]
+
+
+def test_predict_refuses_a_corrupt_or_non_hdf5_file(tmp_path, pcr_dir, capsys):
+    fake = tmp_path / "fake.h5"
+    fake.write_bytes(b"this is not HDF5" * 100)
+    assert f"{fake}: cannot be read as an HDF5 file" in predict_error(capsys, pcr_dir, fake)
+    npy = tmp_path / "fake.npy"
+    npy.write_bytes(b"not numpy")
+    assert f"{npy}: not a readable .npy array" in predict_error(capsys, pcr_dir, npy)
+
+
+@pytest.mark.parametrize("model_file", ["model.npz", "model.pt"])
+def test_predict_refuses_a_model_file_that_is_not_a_model(
+    tmp_path, dataset, pcr_dir, capsys, model_file
+):
+    if model_file == "model.pt":  # a CNN model folder whose state dict is garbage
+        metrics = json.loads((pcr_dir / "metrics.json").read_text())
+        metrics.update(model="resnet18", features={"name": None, "options": {}})
+        (pcr_dir / "metrics.json").write_text(json.dumps(metrics))
+    (pcr_dir / model_file).write_bytes(b"\x00garbage" * 50)
+    line = predict_error(capsys, pcr_dir, dataset)
+    assert f"{pcr_dir / model_file}: not a " in line and "model file" in line
+
+
+@pytest.mark.parametrize("broken", ["no model key", "no features name", "not json"])
+def test_predict_refuses_metrics_without_its_keys(dataset, pcr_dir, capsys, broken):
+    path = pcr_dir / "metrics.json"
+    metrics = json.loads(path.read_text())
+    if broken == "no model key":
+        del metrics["model"]
+    elif broken == "no features name":
+        metrics["features"] = {"options": {}}
+    path.write_text("{not json" if broken == "not json" else json.dumps(metrics))
+    line = predict_error(capsys, pcr_dir, dataset)
+    assert str(path) in line
+    assert {"no model key": "'model'", "no features name": "'name'", "not json": "JSON"}[
+        broken
+    ] in line
+
+
+def test_predict_accepts_1_bit_pngs(tmp_path, pcr_dir):
+    """Ising images are two-valued: a 1-bit PNG gives the same prediction as uint8 0/255."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    spins = rng.random((3, 64, 64)) < np.array([0.1, 0.5, 0.9])[:, None, None]
+    folder = tmp_path / "bits"
+    folder.mkdir()
+    for i, s in enumerate(spins):
+        Image.fromarray(s).save(folder / f"{i}.png")  # bool array -> mode "1"
+        assert Image.open(folder / f"{i}.png").mode == "1"
+    np.save(tmp_path / "bytes.npy", spins.astype(np.uint8) * 255)
+    out1, out2 = tmp_path / "1.csv", tmp_path / "2.csv"
+    assert (
+        main(["predict", "--model", str(pcr_dir), "--images", str(folder), "--out", str(out1)]) == 0
+    )
+    assert main(["predict", "--model", str(pcr_dir), "--images", str(tmp_path / "bytes.npy"),
+                 "--out", str(out2)]) == 0  # fmt: skip
+    np.testing.assert_array_equal(pd.read_csv(out1)["predicted"], pd.read_csv(out2)["predicted"])

@@ -150,11 +150,17 @@ def read_images(path) -> tuple[np.ndarray, dict]:
             raise ValueError(f"{path}: no .png files in this folder")
         stack = []
         for p in files:
-            with Image.open(p) as im:
+            try:
+                im = Image.open(p)
+            except OSError as err:
+                raise ValueError(f"{p}: not a readable PNG ({err})") from err
+            with im:
+                if im.mode == "1":  # 1-bit, the natural format of Ising images: 0 / 255
+                    im = im.convert("L")
                 if im.mode not in ("L", "I", "I;16"):
                     raise ValueError(
-                        f"{p}: expected an 8-bit grayscale PNG (mode 'L') of 64x64 pixels, "
-                        f"got mode {im.mode!r}"
+                        f"{p}: expected an 8-bit grayscale PNG (mode 'L') or a 1-bit PNG of "
+                        f"64x64 pixels, got mode {im.mode!r}"
                     )
                 stack.append(check_images(np.asarray(im), str(p))[0])
         extra["file"] = [p.name for p in files]
@@ -162,11 +168,15 @@ def read_images(path) -> tuple[np.ndarray, dict]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.suffix == ".npy":
-        return check_images(np.load(path, allow_pickle=False), str(path)), extra
+        try:
+            stack = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not a readable .npy array ({err})") from err
+        return check_images(stack, str(path)), extra
     if path.suffix in (".h5", ".hdf5"):
-        import h5py
+        from microprop.io import open_h5
 
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             if "images" not in f:
                 raise ValueError(f"{path}: expected an HDF5 dataset with an 'images' array")
             images = f["images"][()]
@@ -186,24 +196,40 @@ class TrainedModel:
         metrics = self.directory / "metrics.json"
         if not metrics.is_file():
             raise FileNotFoundError(f"{metrics}: not a trained model directory (no metrics.json)")
-        self.metrics = json.loads(metrics.read_text())
+        try:
+            self.metrics = json.loads(metrics.read_text())
+        except ValueError as err:
+            raise ValueError(f"{metrics}: not valid JSON ({err})") from err
+        if not isinstance(self.metrics, dict) or "model" not in self.metrics:
+            raise ValueError(f"{metrics}: lacks the key 'model' (the model id it was trained as)")
         self.model_id = self.metrics["model"]
         self.kind = model_kind(self.model_id)
         self.features = self.metrics.get("features") or {
             "name": feature_name(self.model_id),
             "options": {},
         }
+        if not isinstance(self.features, dict) or "name" not in self.features:
+            raise ValueError(f"{metrics}: its 'features' record lacks the key 'name'")
+        path = self.directory / ("model.pt" if self.kind in ("cnn", "mucha") else "model.npz")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (the model file of {self.model_id})")
+        try:
+            self._load(path)
+        except Exception as err:  # torch, numpy and zipfile each raise their own errors
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise ValueError(f"{path}: not a {self.model_id} model file ({reason})") from err
+
+    def _load(self, path: Path) -> None:
         if self.kind in ("cnn", "mucha"):
-            self.model = CNNRegressor.load(self.directory / "model.pt")
+            self.model = CNNRegressor.load(path)
             self.pca = None
-        else:
-            path = self.directory / "model.npz"
-            cls = PiecewiseConstantRegressor if self.kind == "pcr" else SVRegressor
-            self.model = cls.load(path)
-            with np.load(path, allow_pickle=False) as f:
-                self.pca = (
-                    (f["pca_components"], f["pca_mean"]) if "pca_components" in f.files else None
-                )
+            return
+        cls = PiecewiseConstantRegressor if self.kind == "pcr" else SVRegressor
+        self.model = cls.load(path)
+        with np.load(path, allow_pickle=False) as f:
+            self.pca = (
+                (f["pca_components"], f["pca_mean"]) if "pca_components" in f.files else None
+            )
 
     def featurize(self, images: np.ndarray) -> np.ndarray:
         """The model's inputs computed from (N, 64, 64) uint8 images."""
