@@ -6,14 +6,15 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.microprop-installed
 CORES   ?= all
 PROFILE ?= profiles/default
+LOCK    := requirements.lock
 
-.PHONY: setup run test lint format smoke clean slurm-up slurm-down
+.PHONY: setup run test test-fast lint format lock smoke clean slurm-up slurm-down
 
 setup: $(STAMP)
 
 # dolfinx-solver-real needs Python >= 3.12: take a working python3.13/python3.12 on
 # PATH, else one of pyenv's installed 3.12+ versions; stop with one line otherwise.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@py=""; \
 	for c in python3.13 python3.12; do \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys, venv; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then py=$$(command -v $$c); break; fi; \
@@ -28,7 +29,8 @@ $(STAMP): pyproject.toml
 	echo "Setting up $(VENV) with $$py"; \
 	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then rm -rf $(VENV); $$py -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -c 'import h5py; from mpi4py import MPI; import dolfinx, torch, torchvision, numba, snakemake; print("environment ok: dolfinx", dolfinx.__version__, "torch", torch.__version__)'
 	@touch $(STAMP)
 
@@ -38,6 +40,18 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the unit tests and doctests for daily work: no workflow runs, no slow physics checks
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not workflow"
+
+# Refresh the locked dependencies on purpose (never implicitly): resolves pyproject.toml
+# anew for Python >= 3.12 on every platform, with hashes, and regenerates the per-rule
+# conda environment from the lock. Then `make setup` installs exactly the lock.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	  --python-version 3.12 --upgrade -o $(LOCK)
+	$(BIN)/python envs/conda_from_lock.py $(LOCK) > envs/microprop.yaml
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -3,10 +3,22 @@
 # Default config: config/config.yaml (workstation scale). Paper scale:
 #   snakemake --cores all --configfile config/paper.yaml
 
+import os
+import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# This Snakefile and every rule script import microprop from the workflow's own src/, so
+# a run uses the code beside it, in the .venv as in a per-rule conda environment (which
+# pins the dependencies only, envs/microprop.yaml).
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [SRC, os.environ.get("PYTHONPATH")])
+)
 
 
 configfile: "config/config.yaml"
