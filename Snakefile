@@ -37,3 +37,11 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+onstart:
+    # a job killed while writing leaves .<name>.partial-<pid> beside its output
+    from microprop.io import remove_stale_partials
+
+    for path in remove_stale_partials("results"):
+        print(f"removed {path}, left by an interrupted job", file=sys.stderr)

@@ -5,7 +5,7 @@ rule assemble:
     input:
         sims=simulation_files,
     output:
-        data="results/data/{dataset}.h5",
+        data=protected("results/data/{dataset}.h5"),
         card="results/data/{dataset}.md",
     log:
         logpath("assemble", "dataset"),

@@ -3,7 +3,7 @@
 
 rule simulate_ising:
     output:
-        shard="results/sims/ising/shard_{shard}.h5",
+        shard=temp("results/sims/ising/shard_{shard}.h5"),  # only assemble reads them
     log:
         logpath("simulate_ising", "shard"),
     benchmark:
@@ -27,7 +27,7 @@ rule simulate_ising:
 
 rule simulate_ch:
     output:
-        run="results/sims/ch/run_{run}.h5",
+        run=protected("results/sims/ch/run_{run}.h5"),  # minutes of FEM each
     log:
         logpath("simulate_ch", "run"),
     benchmark:

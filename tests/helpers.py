@@ -41,3 +41,16 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 18
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def assert_figure_drawn(png: Path) -> None:
+    """A PNG that shows data: coloured marks (matplotlib draws data in colour, axes and
+    text in black) or, for image panels, a large share of non-white pixels. An empty
+    canvas or bare axes fail; a file's size says neither."""
+    import matplotlib.image
+    import numpy as np
+
+    rgb = matplotlib.image.imread(png)[..., :3].reshape(-1, 3)
+    coloured = float(np.mean(rgb.max(axis=1) - rgb.min(axis=1) > 0.15))
+    ink = float(np.mean(rgb.min(axis=1) < 0.9))
+    assert coloured > 0.002 or ink > 0.05, f"{png}: coloured {coloured:.4f}, ink {ink:.3f}"

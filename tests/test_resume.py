@@ -63,9 +63,13 @@ def test_local_run_killed_with_sigkill_resumes(reference, tmp_path):
     h.run(workdir, [*args, "--unlock"], workdir / "unlock.log")
     check_nothing_partial_is_kept(workdir, reference, args, finished)
 
+    # what a job killed while writing leaves (atomic_path's temporary name)
+    stale = workdir / h.SHARDS / ".shard_0.h5.partial-99999999"
+    stale.write_bytes(b"half a file")
     h.run(workdir, args, workdir / "rerun.log")
     assert (workdir / h.FIG08).is_file()
     assert h.compare_results(reference, workdir) == []
+    assert not list((workdir / "results").rglob(".*.partial-*")), "stale partial files kept"
 
 
 def test_slurm_run_interrupted_resumes(reference, tmp_path):

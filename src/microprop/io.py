@@ -59,6 +59,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def remove_stale_partials(root: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left under ``root`` when killed.
+
+    Only for the start of a run: Snakemake's directory lock guarantees that no job of
+    another run is writing there (the Snakefile's ``onstart`` calls it).
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "a").mkdir(); _ = (root / "a" / ".x.h5.partial-123").write_text("")
+    >>> _ = (root / "a" / "x.h5").write_text("")
+    >>> [p.name for p in remove_stale_partials(root)], sorted(p.name for p in root.rglob("*"))
+    (['.x.h5.partial-123'], ['a', 'x.h5'])
+    """
+    stale = sorted(Path(root).rglob(".*.partial-*")) if Path(root).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def _to_attr(value):
     """HDF5 attributes hold scalars, strings and arrays; anything else goes as JSON."""
     if isinstance(value, (str, bytes, int, float, np.integer, np.floating, np.ndarray)):
