@@ -12,14 +12,25 @@ check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch"]
 MODEL_IDS = config["models"]["ids"]
+FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha"]
 
 
+def numbers_below(n):
+    """A wildcard pattern matching exactly 0, 1, ..., n - 1."""
+    return "|".join(str(i) for i in range(n)) or "(?!)"
+
+
+# Wildcards take only what the config defines: shards and runs that exist, known feature
+# sets, and one spelling per fraction (frac1.0, never frac1 or frac1.00).
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    shard=r"\d+",
-    run=r"\d+",
+    shard=numbers_below(
+        -(-config["ising"]["n_images"] // config["ising"]["shard_size"])
+    ),
+    run=numbers_below(config["ch"]["n_runs"]),
+    feature="|".join(FEATURES),
     model=r"[a-z0-9_]+(-[a-z0-9_]+)*",
-    frac=r"[0-9]*\.?[0-9]+",
+    frac=r"1\.0|0\.[0-9]*[1-9]",
     seed=r"\d+",
 
 

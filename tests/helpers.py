@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -27,6 +30,25 @@ def copy_workflow(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     return dest
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile merge: nested mappings update key by key."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def merged_config(*overlays: str) -> dict:
+    """config/config.yaml with overlay files (paths relative to the repository) merged."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for overlay in overlays:
+        config = merge(config, yaml.safe_load((REPO / overlay).read_text()) or {})
+    return config
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 1800):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, copy_workflow, snakemake
+from helpers import REPO, copy_workflow, merge, merged_config, snakemake
 
 from microprop.config import ConfigError, check_config, config_problems
 
@@ -73,22 +73,8 @@ def test_shipped_configs_are_valid(config, workflow_copy):
 
 
 def test_shipped_configs_pass_the_cross_field_checks():
-    base = yaml.safe_load((REPO / SHIPPED[0]).read_text())
     for overlay in SHIPPED[1:]:
-        merged = merge(base, yaml.safe_load((REPO / overlay).read_text()))
-        assert config_problems(merged) == [], overlay
-
-
-def merge(base: dict, overlay: dict) -> dict:
-    """Snakemake's --configfile merge: nested mappings update key by key."""
-    out = dict(base)
-    for key, value in overlay.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and key in out else value
-    return out
-
-
-def default_config() -> dict:
-    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+        assert config_problems(merged_config(overlay)) == [], overlay
 
 
 # Each entry breaks one relation between keys and names the key the message must carry.
@@ -124,13 +110,13 @@ CROSS_FIELD = {
 
 
 def test_the_default_config_has_no_problems():
-    assert config_problems(default_config()) == []
+    assert config_problems(merged_config()) == []
 
 
 @pytest.mark.parametrize("case", list(CROSS_FIELD))
 def test_cross_field_problem_is_named(case):
     overlay, key = CROSS_FIELD[case]
-    config = merge(default_config(), overlay)
+    config = merge(merged_config(), overlay)
     problems = config_problems(config)
     assert len(problems) == 1 and problems[0].startswith(key), problems
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -3,13 +3,11 @@ it needs, the smoke run writes every figure and table, and the report builds."""
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 
 import pytest
-import yaml
-from helpers import REPO, SMOKE, copy_workflow, snakemake
+from helpers import REPO, SMOKE, copy_workflow, merged_config, snakemake
 from snakemake.utils import validate
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -50,20 +48,8 @@ PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
 }
 
 
-def merge(base: dict, overlay: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_config(*overlays: str) -> dict:
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    for overlay in overlays:
-        config = merge(config, yaml.safe_load((REPO / overlay).read_text()) or {})
+    config = merged_config(*overlays)
     validate(config, str(SCHEMA))  # fills in the schema's defaults
     return config
 
@@ -128,6 +114,36 @@ def test_dry_run_job_counts_match_the_config(fresh, overlays):
     assert trained == expected.pop("train_*")
     for rule, n in expected.items():
         assert counts.get(rule, 0) == n, f"{rule}: {counts.get(rule, 0)} jobs, expected {n}"
+
+
+@pytest.mark.parametrize(
+    ("target", "known"),
+    [
+        ("results/models/ising/grad-pcr/frac1.0/seed0/metrics.json", True),
+        ("results/models/ising/grad-pcr/frac1/seed0/metrics.json", False),  # one spelling
+        ("results/models/ising/grad-pcr/frac0.1/seed0/metrics.json", True),
+        ("results/models/ising/grad-pcr/frac0.10/seed0/metrics.json", False),
+        ("results/sims/ch/run_{last_run}.h5", True),
+        ("results/sims/ch/run_{n_runs}.h5", False),  # a run the config does not simulate
+        ("results/sims/ising/shard_{last_shard}.h5", True),
+        ("results/sims/ising/shard_{n_shards}.h5", False),
+        ("results/features/ising/cnnpca.h5", True),
+        ("results/features/ising/foo.h5", False),  # not a feature set
+    ],
+)
+def test_wildcards_take_only_what_the_config_defines(fresh, target, known):
+    config = load_config()
+    n_shards = math.ceil(config["ising"]["n_images"] / config["ising"]["shard_size"])
+    n_runs = config["ch"]["n_runs"]
+    target = target.format(
+        last_run=n_runs - 1, n_runs=n_runs, last_shard=n_shards - 1, n_shards=n_shards
+    )
+    proc = snakemake(fresh, "-n", "--", target, check=False)
+    out = proc.stdout + proc.stderr
+    if known:
+        assert proc.returncode == 0 and "Job stats" in out, out[-2000:]
+    else:
+        assert proc.returncode != 0 and "MissingRuleException" in out, out[-2000:]
 
 
 def test_paper_config_is_the_papers_study():
