@@ -95,8 +95,18 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
 
     ``output`` has the rule's named outputs ``model``, ``predictions`` and ``metrics``;
     each file is written atomically, metrics.json last (it marks the folder complete).
+    Non-finite scores or predictions (a diverged training) stop it before any file.
     """
     from microprop.io import atomic_path
+
+    scores = {k: metrics.get(k) for k in ("rmse", "mae", "r2")}
+    bad = {k: v for k, v in scores.items() if not np.isfinite(float("nan" if v is None else v))}
+    n_bad = int(np.count_nonzero(~np.isfinite(np.asarray(table["predicted"], dtype=float))))
+    if bad or n_bad:
+        raise ValueError(
+            f"{metrics.get('model')} on {metrics.get('dataset')}: not written, the training "
+            f"diverged ({n_bad} non-finite predictions, non-finite scores {bad})"
+        )
 
     with atomic_path(output.model) as tmp:
         save_model(model, tmp, extra)
@@ -227,9 +237,7 @@ class TrainedModel:
         cls = PiecewiseConstantRegressor if self.kind == "pcr" else SVRegressor
         self.model = cls.load(path)
         with np.load(path, allow_pickle=False) as f:
-            self.pca = (
-                (f["pca_components"], f["pca_mean"]) if "pca_components" in f.files else None
-            )
+            self.pca = (f["pca_components"], f["pca_mean"]) if "pca_components" in f.files else None
 
     def featurize(self, images: np.ndarray) -> np.ndarray:
         """The model's inputs computed from (N, 64, 64) uint8 images."""
