@@ -9,6 +9,7 @@ rule fig01_examples:
             "results/figures/fig01_examples_{dataset}.png",
             caption="../workflow/report/fig01_examples.rst",
             category="Datasets",
+            labels={"figure": "Fig. 1 examples", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig01_examples_{dataset}.pdf",
     log:
@@ -35,6 +36,7 @@ rule fig02_histograms:
             "results/figures/fig02_histograms.png",
             caption="../workflow/report/fig02_histograms.rst",
             category="Datasets",
+            labels={"figure": "Fig. 2 label histograms", "dataset": "all"},
         ),
         pdf="results/figures/fig02_histograms.pdf",
     log:
@@ -61,6 +63,7 @@ rule fig03_psd:
             "results/figures/fig03_psd_{dataset}.png",
             caption="../workflow/report/fig03_psd.rst",
             category="Datasets",
+            labels={"figure": "Fig. 3 radial PSD", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig03_psd_{dataset}.pdf",
     log:
@@ -88,6 +91,7 @@ rule fig04_features:
             "results/figures/fig04_features_{dataset}.png",
             caption="../workflow/report/fig04_features.rst",
             category="Features",
+            labels={"figure": "Fig. 4 features", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig04_features_{dataset}.pdf",
     log:
@@ -112,6 +116,7 @@ rule fig07_mucha:
             "results/figures/fig07_mucha_{dataset}.png",
             caption="../workflow/report/fig07_mucha.rst",
             category="Features",
+            labels={"figure": "Fig. 7 MuCha channels", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig07_mucha_{dataset}.pdf",
     log:
@@ -139,6 +144,7 @@ rule fig08_confusion:
             "results/figures/fig08_confusion_{dataset}.png",
             caption="../workflow/report/fig08_confusion.rst",
             category="Fig. 8 confusion",
+            labels={"figure": "Fig. 8 true vs predicted", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig08_confusion_{dataset}.pdf",
     log:
@@ -166,6 +172,7 @@ rule fig09_fraction:
             "results/figures/fig09_fraction_{dataset}.png",
             caption="../workflow/report/fig09_fraction.rst",
             category="Training fraction and timing",
+            labels={"figure": "Fig. 9 training fraction", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig09_fraction_{dataset}.pdf",
     log:
@@ -190,6 +197,7 @@ rule fig10_timing:
             "results/figures/fig10_timing_{dataset}.png",
             caption="../workflow/report/fig10_timing.rst",
             category="Training fraction and timing",
+            labels={"figure": "Fig. 10 timing", "dataset": "{dataset}"},
         ),
         pdf="results/figures/fig10_timing_{dataset}.pdf",
     log:
@@ -214,6 +222,7 @@ rule figB12_pixel_pca:
             "results/figures/figB12_pixel_pca_{dataset}.png",
             caption="../workflow/report/figB12_pixel_pca.rst",
             category="Appendix B: PCA",
+            labels={"figure": "Fig. B.12 pixel PCA", "dataset": "{dataset}"},
         ),
         pdf="results/figures/figB12_pixel_pca_{dataset}.pdf",
     log:
@@ -241,6 +250,7 @@ rule figB13_pca_scree:
             "results/figures/figB13_pca_scree_{dataset}.png",
             caption="../workflow/report/figB13_pca_scree.rst",
             category="Appendix B: PCA",
+            labels={"figure": "Fig. B.13 PCA components", "dataset": "{dataset}"},
         ),
         pdf="results/figures/figB13_pca_scree_{dataset}.pdf",
     log:
@@ -266,6 +276,7 @@ rule figB14_pca_confusion:
             "results/figures/figB14_pca_confusion_{dataset}.png",
             caption="../workflow/report/figB14_pca_confusion.rst",
             category="Appendix B: PCA",
+            labels={"figure": "Fig. B.14 PCA confusion", "dataset": "{dataset}"},
         ),
         pdf="results/figures/figB14_pca_confusion_{dataset}.pdf",
     log:
@@ -293,6 +304,7 @@ rule figD18_zoo_rmse:
             "results/figures/figD18_zoo_rmse.png",
             caption="../workflow/report/figD18_zoo_rmse.rst",
             category="Appendix D: scikit-learn regressors",
+            labels={"figure": "Fig. D.18 regressors RMSE", "dataset": "all"},
         ),
         pdf="results/figures/figD18_zoo_rmse.pdf",
     log:
@@ -319,6 +331,7 @@ rule figD19_zoo_r2:
             "results/figures/figD19_zoo_r2.png",
             caption="../workflow/report/figD19_zoo_r2.rst",
             category="Appendix D: scikit-learn regressors",
+            labels={"figure": "Fig. D.19 regressors R2", "dataset": "all"},
         ),
         pdf="results/figures/figD19_zoo_r2.pdf",
     log:
@@ -345,6 +358,7 @@ rule ch_energy:
             "results/figures/ch_energy.png",
             caption="../workflow/report/ch_energy.rst",
             category="Datasets",
+            labels={"figure": "Fig. 1b CH energy", "dataset": "ch"},
         ),
         pdf="results/figures/ch_energy.pdf",
     log:

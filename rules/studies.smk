@@ -10,16 +10,19 @@ rule table2:
             "results/tables/table2.csv",
             caption="../workflow/report/table2.rst",
             category="Tables",
+            labels={"table": "Table 2", "format": "csv"},
         ),
         md=report(
             "results/tables/table2.md",
             caption="../workflow/report/table2.rst",
             category="Tables",
+            labels={"table": "Table 2", "format": "md"},
         ),
         tex=report(
             "results/tables/table2.tex",
             caption="../workflow/report/table2.rst",
             category="Tables",
+            labels={"table": "Table 2", "format": "tex"},
         ),
     log:
         logpath("table2"),
@@ -45,6 +48,7 @@ rule metrics_table:
             "results/tables/metrics_{dataset}.csv",
             caption="../workflow/report/metrics_table.rst",
             category="Tables",
+            labels={"table": "metrics of every model", "format": "{dataset}.csv"},
         ),
     log:
         logpath("metrics_table", "dataset"),
