@@ -3,6 +3,8 @@ it needs, the smoke run writes every figure and table, and the report builds."""
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import re
 
@@ -253,7 +255,28 @@ def test_table2_lists_every_model(smoke_run):
     assert "paper RMSE" in md
 
 
-def test_report_builds(smoke_run):
+def report_entries(html: str) -> dict:
+    """The report's embedded results: {path: {labels, caption, data_uri, ...}}."""
+    start = re.search(r"var results = (?=\{\")", html)
+    assert start, "no embedded results in the report"
+    return json.JSONDecoder().raw_decode(html, start.end())[0]
+
+
+def test_report_holds_every_figure_and_the_table2_values(smoke_run):
     snakemake(smoke_run, "--configfile", SMOKE, "--report", "results/report.html")
-    html = smoke_run / "results/report.html"
-    assert html.stat().st_size > 100_000
+    html = (smoke_run / "results/report.html").read_text()
+    entries = report_entries(html)
+    config = load_config(SMOKE)
+    for path in dict.fromkeys(smoke_targets()):
+        if path.endswith(".png"):
+            assert path in entries, f"{path} missing from the report"
+            assert entries[path]["caption"].strip() and "figure" in entries[path]["labels"]
+    # the embedded Table 2 is the run's, value for value
+    data = entries["results/tables/table2.csv"]["data_uri"].split("base64,", 1)[1]
+    embedded = base64.b64decode(data).decode()
+    table = (smoke_run / "results/tables/table2.csv").read_text()
+    assert embedded == table
+    for model in config["models"]["ids"]:
+        assert model in embedded
+    # the workflow description quotes this run's config, not fixed numbers
+    assert f"{config['ising']['n_images']} images" in html
