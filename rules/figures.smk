@@ -1,6 +1,24 @@
 # Figures of the study: results/figures/{name}.png with a .pdf beside it.
 
 
+# They take seconds: on a cluster they run where snakemake runs, not as SLURM jobs.
+localrules:
+    fig01_examples,
+    fig02_histograms,
+    fig03_psd,
+    fig04_features,
+    fig07_mucha,
+    fig08_confusion,
+    fig09_fraction,
+    fig10_timing,
+    figB12_pixel_pca,
+    figB13_pca_scree,
+    figB14_pca_confusion,
+    figD18_zoo_rmse,
+    figD19_zoo_r2,
+    ch_energy,
+
+
 rule fig01_examples:
     input:
         data="results/data/{dataset}.h5",

@@ -2,6 +2,12 @@
 # the figures. Aggregates go to results/studies/{dataset}/, tables to results/tables/.
 
 
+# Tables take seconds: on a cluster they run where snakemake runs, not as SLURM jobs.
+localrules:
+    table2,
+    metrics_table,
+
+
 rule table2:
     input:
         metrics=table2_metrics,
