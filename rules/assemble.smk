@@ -15,8 +15,8 @@ rule assemble:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(10),
     params:
         ising_n_test=config["ising"]["n_test"],
         ising_size=config["ising"]["lattice_size"],

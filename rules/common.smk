@@ -6,6 +6,7 @@ import re
 from snakemake.utils import validate
 
 from microprop.config import check_config
+from microprop.resources import ch_run_minutes, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_config(config)  # relations between keys that the schema cannot express
@@ -13,6 +14,10 @@ check_config(config)  # relations between keys that the schema cannot express
 DATASETS = ["ising", "ch"]
 MODEL_IDS = config["models"]["ids"]
 FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha"]
+# minutes one CH run asks for on a cluster (resources scale with the retry attempt)
+CH_RUN_MINUTES = ch_run_minutes(
+    config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
+)
 
 
 def numbers_below(n):

@@ -22,8 +22,8 @@ rule features:
         "../envs/microprop.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(20),
     params:
         options=feature_options,
     script:
@@ -44,8 +44,8 @@ rule cnn_embedding:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(60),
     params:
         weights=FEATURE_CONFIG["cnnpca"]["embedding_weights"],
         download=FEATURE_CONFIG["cnnpca"]["download_weights"],
@@ -70,8 +70,8 @@ rule features_cnnpca:
         "../envs/microprop.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(10),
     params:
         n_components=lambda w: FEATURE_CONFIG["cnnpca"]["n_components"][w.dataset],
         seed=config["seed"],

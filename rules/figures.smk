@@ -38,8 +38,8 @@ rule fig01_examples:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=5,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(5),
     params:
         n_examples=STUDIES["n_examples"],
     script:
@@ -65,8 +65,8 @@ rule fig02_histograms:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
     params:
         datasets=config["datasets"],
     script:
@@ -92,8 +92,8 @@ rule fig03_psd:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=5,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(5),
     params:
         n_images=3,
     script:
@@ -120,8 +120,8 @@ rule fig04_features:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/plot_features.py"
 
@@ -145,8 +145,8 @@ rule fig07_mucha:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=5,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(5),
     params:
         n_images=min(3, STUDIES["n_examples"]),
     script:
@@ -173,8 +173,8 @@ rule fig08_confusion:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
     params:
         models=MODEL_IDS,
         label_max=config["ising"]["label_max"],
@@ -201,8 +201,8 @@ rule fig09_fraction:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/plot_fraction.py"
 
@@ -226,8 +226,8 @@ rule fig10_timing:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/plot_timing.py"
 
@@ -251,8 +251,8 @@ rule figB12_pixel_pca:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(10),
     params:
         seed=SEEDS[0],
     script:
@@ -279,8 +279,8 @@ rule figB13_pca_scree:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/plot_pca_scree.py"
 
@@ -305,8 +305,8 @@ rule figB14_pca_confusion:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         components=STUDIES["pca"]["confusion_components"],
         label_max=config["ising"]["label_max"],
@@ -333,8 +333,8 @@ rule figD18_zoo_rmse:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         metric="rmse",
     script:
@@ -360,8 +360,8 @@ rule figD19_zoo_r2:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         metric="r2",
     script:
@@ -387,8 +387,8 @@ rule ch_energy:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
     params:
         n_snapshots=3,
     script:

@@ -12,8 +12,8 @@ rule simulate_ising:
         "../envs/microprop.yaml"
     threads: 2
     resources:
-        mem_mb=1000,
-        runtime=lambda w: 5 + config["ising"]["shard_size"] // 200,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(lambda w: 5 + config["ising"]["shard_size"] // 200),
     params:
         n_images=lambda w: ising_shard_size(int(w.shard)),
         first_index=lambda w: int(w.shard) * config["ising"]["shard_size"],
@@ -36,8 +36,8 @@ rule simulate_ch:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(CH_RUN_MINUTES),
     params:
         physics={
             k: v

@@ -1,0 +1,59 @@
+"""Cluster resources of the workflow's jobs: what a job asks SLURM for, per attempt.
+
+A job that fails on a node (out of memory, out of time) is submitted again
+(``retries`` in ``profiles/slurm``); each retry asks for twice the memory and time of the
+attempt before. The runtimes of the long jobs follow the config, from throughputs
+measured on a 2-core workstation (``benchmarks/``) with a safety factor for slower or
+busier nodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+# Measured: a paper-length CH run (12,000 steps, 128x128 cells) takes ~140 s on one quiet
+# core (benchmarks/ch_run.py), i.e. ~7e-7 s per cell and step.
+CH_SECONDS_PER_CELL_STEP = 7.5e-7
+SAFETY = 3.0
+
+
+def per_attempt(base: float | Callable) -> Callable:
+    """A resource callable for a rule: ``base`` on attempt 1, doubled on every retry.
+
+    ``base`` is a number or a function of the job's wildcards.
+
+    >>> mem = per_attempt(2000)
+    >>> [mem(None, attempt) for attempt in (1, 2, 3)]
+    [2000, 4000, 8000]
+    >>> per_attempt(lambda w: 10 + w)(5, 2)
+    30
+    """
+
+    def resource(wildcards, attempt: int) -> int:
+        value = base(wildcards) if callable(base) else base
+        return int(math.ceil(value * 2 ** (max(attempt, 1) - 1)))
+
+    return resource
+
+
+def ch_run_minutes(n_cells: int, part1_steps: int, part2_steps: int) -> int:
+    """Minutes to ask for one Cahn-Hilliard run on one core.
+
+    >>> ch_run_minutes(128, 2000, 10000)  # 147 s measured-scale, x3, + 5
+    13
+    >>> ch_run_minutes(256, 2000, 10000) > 2 * ch_run_minutes(128, 2000, 10000)  # 4x cells
+    True
+    """
+    seconds = CH_SECONDS_PER_CELL_STEP * n_cells**2 * (part1_steps + part2_steps)
+    return 5 + math.ceil(SAFETY * seconds / 60)
+
+
+def training_minutes(n_images: int, epochs: int, images_per_second: float) -> int:
+    """Minutes to ask for ``epochs`` passes over ``n_images`` at a measured throughput.
+
+    >>> training_minutes(9000, 10, 100.0)  # 900 s, x3, + 5
+    50
+    """
+    seconds = n_images * epochs / images_per_second
+    return 5 + math.ceil(SAFETY * seconds / 60)
