@@ -77,6 +77,7 @@ def chi2_pvalue(sample: np.ndarray, exact: dict[float, float]) -> float:
     return stats.chisquare(obs, exp).pvalue
 
 
+@pytest.mark.slow
 def test_4x4_energies_follow_the_exact_boltzmann_distribution():
     """40,000 samples, 10 sweeps apart (well beyond the correlation time at T = 2.5).
 
@@ -91,6 +92,7 @@ def test_4x4_energies_follow_the_exact_boltzmann_distribution():
     assert chi2_pvalue(sample, exact_energy_distribution(4, 2.7)) < 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("T, start", [(2.0, "ordered"), (3.0, "random")])
 def test_64x64_energy_matches_onsager(T, start):
     """Mean energy per spin over 2000 sweeps after 500 of equilibration.

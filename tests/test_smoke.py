@@ -4,7 +4,10 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 from helpers import SMOKE, assert_figure_drawn, copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
 
 
 def test_ising_path_to_the_confusion_figure(tmp_path):

@@ -210,6 +210,7 @@ def test_one_figure_from_scratch_runs_only_what_it_needs(fresh):
     assert counts == expected
 
 
+@pytest.mark.workflow
 def test_rebuilding_one_figure_after_a_run(smoke_run):
     config = load_config(SMOKE)
     fig09 = "results/figures/fig09_fraction_ising.png"
@@ -235,6 +236,7 @@ def smoke_targets():
     ]
 
 
+@pytest.mark.workflow
 def test_smoke_run_writes_every_figure_and_table(smoke_run):
     missing = [p for p in dict.fromkeys(smoke_targets()) if not (smoke_run / p).is_file()]
     assert not missing
@@ -245,6 +247,7 @@ def test_smoke_run_writes_every_figure_and_table(smoke_run):
     assert "Nothing to be done" in snakemake(smoke_run, "-n", "--configfile", SMOKE).stdout
 
 
+@pytest.mark.workflow
 def test_table2_lists_every_model(smoke_run):
     config = load_config(SMOKE)
     md = (smoke_run / "results/tables/table2.md").read_text()
@@ -262,6 +265,7 @@ def report_entries(html: str) -> dict:
     return json.JSONDecoder().raw_decode(html, start.end())[0]
 
 
+@pytest.mark.workflow
 def test_report_holds_every_figure_and_the_table2_values(smoke_run):
     snakemake(smoke_run, "--configfile", SMOKE, "--report", "results/report.html")
     html = (smoke_run / "results/report.html").read_text()

@@ -315,9 +315,11 @@ _REFERENCE: dict[str, Path] = {}
 
 def reference_run(tmp_path_factory) -> Path:
     """An uninterrupted local run of the smoke slice (Fig. 8 and the GPU rule's output),
-    made once per test session."""
+    made once per test session. It keeps the temporary Ising shards (--notemp), so that
+    the shards an interrupted run finished can be compared with it."""
     if "dir" not in _REFERENCE:
         workdir = copy_repo(tmp_path_factory.mktemp("reference") / "repo")
-        run(workdir, [FIG08, GPU_OUTPUT, *COMMON_ARGS, *LOCAL_ARGS], workdir / "snakemake.log")
+        args = [FIG08, GPU_OUTPUT, *COMMON_ARGS, *LOCAL_ARGS, "--notemp"]
+        run(workdir, args, workdir / "snakemake.log")
         _REFERENCE["dir"] = workdir
     return _REFERENCE["dir"]
