@@ -218,8 +218,11 @@ def timed_threads(wildcards):
     other job runs beside it and its seconds (Table 2, Fig. 10) are not shared. The job
     computes with its own thread count (config). Without --cores (a cluster executor) 1;
     profiles/slurm gives those jobs a whole node (--exclusive)."""
-    cores = workflow.global_resources.get("_cores")
-    return cores if isinstance(cores, int) and 0 < cores < 4096 else 1
+    try:
+        cores = int(workflow.cores)
+    except Exception:  # no --cores given (a cluster executor)
+        return 1
+    return cores if 0 < cores < 4096 else 1
 
 
 def cnn_options(wildcards):

@@ -51,7 +51,14 @@ if p.method == "tpe":
         **options,
     )
 elif p.method == "grid":
-    log.info("grid CV: %s, %d-fold, on up to %d samples", s["grid"], s["cv_folds"], len(train))
+    log.info(
+        "grid CV: %s (x std of the labels: %s), %d-fold, on up to %d of %d samples",
+        s["grid"],
+        s["relative"],
+        s["cv_folds"],
+        s["grid_max_samples"] or len(train),
+        len(train),
+    )
     hyper, search = grid_svr(
         X,
         y,
