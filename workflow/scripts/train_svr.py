@@ -26,7 +26,11 @@ train = training_subset(features.train_idx, frac, seed)
 X = features.images.reshape(len(features), -1)[train]
 y = features.property[train]
 s = p.search_options
-if p.method == "tpe":
+method = p.method
+if method != "fixed" and len(train) < 2 * s["cv_folds"]:
+    log.warning("%d training samples: too few for %d-fold CV, fixed values", len(train), s["cv_folds"])
+    method = "fixed"
+if method == "tpe":
     log.info(
         "TPE search: %d trials (%d random start-up), %d-fold CV, on up to %d of %d samples",
         s["n_trials"],
@@ -50,7 +54,7 @@ if p.method == "tpe":
         n_jobs=p.n_jobs,
         **options,
     )
-elif p.method == "grid":
+elif method == "grid":
     log.info(
         "grid CV: %s (x std of the labels: %s), %d-fold, on up to %d of %d samples",
         s["grid"],
@@ -88,7 +92,7 @@ embed_attrs = features.attrs if options.get("n_components") else None
 metrics.update(
     model=w.model,
     dataset=w.dataset,
-    hyperparameters={**model.hyperparameters(), "method": p.method},
+    hyperparameters={**model.hyperparameters(), "method": method},
     features=feature_record(
         w.model,
         {"n_components": model.hyperparameters()["n_components"]} if embed_attrs else features.attrs,
