@@ -69,7 +69,7 @@ def main():
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
-        for ax, name in zip(axes, ("linear", "log")):
+        for ax, name in zip(axes, ("linear", "log"), strict=True):
             ax.scatter(y[ds.test_idx], preds[name], s=4, alpha=0.5)
             ax.plot([0, 255], [0, 255], "k-", lw=0.8)
             ax.set_title(f"intercept {name}: RMSE {results[name]['rmse']:.2f}")
@@ -77,7 +77,9 @@ def main():
         axes[0].set_ylabel("physfeat1-pcr prediction")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
-    print(json.dumps({"n_train": int(len(ds.train_idx)), "n_test": int(len(ds.test_idx))} | results))
+    print(
+        json.dumps({"n_train": int(len(ds.train_idx)), "n_test": int(len(ds.test_idx))} | results)
+    )
 
 
 if __name__ == "__main__":

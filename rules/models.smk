@@ -23,7 +23,9 @@ rule train_pcr:
         runtime=10,
     params:
         bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
-        log_features=lambda w: config["models"]["pcr"]["log_features"][feature_of(w.model)],
+        log_features=lambda w: config["models"]["pcr"]["log_features"][
+            feature_of(w.model)
+        ],
     script:
         "../workflow/scripts/train_pcr.py"
 

@@ -157,9 +157,7 @@ def test_fraction_fits_every_preprocessing_step_on_its_training_subset():
     y = X[:, 0] * 10 + 100
     ds = Dataset(X, y, np.where(np.arange(n) % 5 == 0, TEST, TRAIN))
     subset = training_subset(ds.train_idx, 0.1, 0)
-    pca_svr, _, _ = fit_evaluate(
-        SVRegressor(C=10.0, standardize=False, n_components=4), ds, 0.1, 0
-    )
+    pca_svr, _, _ = fit_evaluate(SVRegressor(C=10.0, standardize=False, n_components=4), ds, 0.1, 0)
     np.testing.assert_allclose(pca_svr.pca_mean_, X[subset].mean(axis=0))
     assert not np.allclose(pca_svr.pca_mean_, X[ds.train_idx].mean(axis=0))
     svr, _, _ = fit_evaluate(SVRegressor(C=10.0), ds, 0.1, 0)

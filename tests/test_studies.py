@@ -90,7 +90,10 @@ def test_table2_says_how_each_row_was_trained_and_marks_rows_below_the_papers_sc
                    flag="did not learn: budget too small"),
     ]  # fmt: skip
     t = table2(collect_metrics(paths)).set_index("model")
-    assert t.loc["grad-pcr", "trained"] == "49,000 img" and t.loc["grad-pcr", "below_paper_scale"] == ""
+    assert (
+        t.loc["grad-pcr", "trained"] == "49,000 img"
+        and t.loc["grad-pcr", "below_paper_scale"] == ""
+    )
     assert t.loc["physfeat2-svr", "trained"] == "49,000 img, 64 trials"
     assert "64 < 1024 trials" in t.loc["physfeat2-svr", "below_paper_scale"]
     assert t.loc["grad-svr", "trained"] == "9,000 img, CV grid of 8"

@@ -150,7 +150,9 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
     max_epochs = _first(group, "max_epochs")
     if max_epochs:
         epochs, best = _first(group, "epochs_run"), _first(group, "best_epoch")
-        text = f"{int(epochs)}/{int(max_epochs)} ep" if epochs is not None else f"{int(max_epochs)} ep"
+        text = (
+            f"{int(epochs)}/{int(max_epochs)} ep" if epochs is not None else f"{int(max_epochs)} ep"
+        )
         parts.append(text + (f" (best {int(best)})" if best is not None else ""))
         if max_epochs < PAPER_SCALE["epochs"]:
             below.append(f"epoch cap {int(max_epochs)} < {PAPER_SCALE['epochs']}")
@@ -452,5 +454,7 @@ def pca_study(
             {"n_components": k, **{m: metrics[m] for m in ("rmse", "mae", "r2")}}
             | {"train_s": metrics["seconds"]["train"]}
         )
-        predictions.append(table.assign(n_components=k)[["n_components", "index", "true", "predicted"]])
+        predictions.append(
+            table.assign(n_components=k)[["n_components", "index", "true", "predicted"]]
+        )
     return scree, pd.DataFrame(scores), pd.concat(predictions, ignore_index=True)

@@ -28,7 +28,9 @@ y = features.property[train]
 s = p.search_options
 method = p.method
 if method != "fixed" and len(train) < 2 * s["cv_folds"]:
-    log.warning("%d training samples: too few for %d-fold CV, fixed values", len(train), s["cv_folds"])
+    log.warning(
+        "%d training samples: too few for %d-fold CV, fixed values", len(train), s["cv_folds"]
+    )
     method = "fixed"
 if method == "tpe":
     log.info(
@@ -95,7 +97,9 @@ metrics.update(
     hyperparameters={**model.hyperparameters(), "method": method},
     features=feature_record(
         w.model,
-        {"n_components": model.hyperparameters()["n_components"]} if embed_attrs else features.attrs,
+        {"n_components": model.hyperparameters()["n_components"]}
+        if embed_attrs
+        else features.attrs,
         embed_attrs,
         seed=p.feature_seed,
     ),
