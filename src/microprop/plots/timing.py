@@ -48,13 +48,14 @@ def timing_figure(curves: pd.DataFrame, title: str = "", threads: str = ""):
         bottom = np.zeros(len(group))
         for j, (column, label) in enumerate(PARTS):
             values = group[column].fillna(0.0).to_numpy() if column in group else bottom * 0
-            ax.bar(x, values, bottom=bottom, color=colors[j], label=label if i == 0 else None)
+            ax.bar(x, values, bottom=bottom, color=colors[j], label=label)
             bottom += values
         ax.set_xticks(x, [f"{int(n):,}" for n in group["n_train"]], rotation=45, fontsize=6)
         ax.set_title(model, fontsize=9)
         ax.set_ylabel("training [s]", fontsize=8)
     if models:
-        fig.legend(loc="lower right", fontsize=7)
+        handles = [fig.axes[2].containers[j] for j in range(len(PARTS))]
+        fig.legend(handles, [label for _, label in PARTS], loc="lower right", fontsize=7)
     fig.suptitle(f"{title}{' - ' if title and threads else ''}{threads}", fontsize=10)
     fig.tight_layout()
     return fig
