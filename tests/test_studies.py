@@ -86,6 +86,8 @@ def test_table2_says_how_each_row_was_trained_and_marks_rows_below_the_papers_sc
         write_full(tmp_path, "physfeat2-svr", 49000, n_trials=64,
                    cv={"method": "tpe", "n_trials": 64}),
         write_full(tmp_path, "grad-svr", 9000, n_trials=8, cv={"method": "grid"}),
+        write_full(tmp_path, "physfeat1-svr", 49000, n_trials=0, cv=None,
+                   hyperparameters={"method": "fixed"}),
         write_full(tmp_path, "resnet18", 2000, epochs_run=14, max_epochs=30, best_epoch=9,
                    flag="did not learn: budget too small"),
     ]  # fmt: skip
@@ -98,6 +100,7 @@ def test_table2_says_how_each_row_was_trained_and_marks_rows_below_the_papers_sc
     assert "64 < 1024 trials" in t.loc["physfeat2-svr", "below_paper_scale"]
     assert t.loc["grad-svr", "trained"] == "9,000 img, CV grid of 8"
     assert "9,000 < 49,000 images" in t.loc["grad-svr", "below_paper_scale"]
+    assert t.loc["physfeat1-svr", "trained"] == "49,000 img, fixed C, gamma, epsilon"
     assert t.loc["resnet18", "trained"] == "2,000 img, 14/30 ep (best 9)"
     assert "epoch cap 30 < 100" in t.loc["resnet18", "below_paper_scale"]
     md = table2_markdown(t.reset_index())

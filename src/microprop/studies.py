@@ -91,7 +91,7 @@ def read_metrics(path: str | Path) -> dict:
     """One ``metrics.json`` as a flat row (``seconds`` become ``*_s`` columns).
 
     Keys a model does not write (``n_trials`` for PCR, epochs for SVRs) are left empty;
-    ``search`` is the SVR's search method ("tpe", "grid") or empty.
+    ``search`` is how an SVR got its C, gamma, epsilon ("tpe", "grid", "fixed") or empty.
     """
     m = json.loads(Path(path).read_text())
     seconds = m.get("seconds", {})
@@ -99,7 +99,8 @@ def read_metrics(path: str | Path) -> dict:
     row["frac"] = float(row["frac"])
     for part in ("features", "search", "train", "predict"):
         row[f"{part}_s"] = float(seconds.get(part, 0.0) or 0.0)
-    row["search"] = (m.get("cv") or {}).get("method")
+    hyper = m.get("hyperparameters") or {}
+    row["search"] = (m.get("cv") or {}).get("method") or hyper.get("method")
     threads = m.get("threads")
     row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
     return row
@@ -147,6 +148,8 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
             below.append(f"{int(n_trials)} < {PAPER_SCALE['n_trials']} trials")
     elif search == "grid":
         parts.append(f"CV grid of {int(n_trials)}")
+    elif search == "fixed":
+        parts.append("fixed C, gamma, epsilon")
     max_epochs = _first(group, "max_epochs")
     if max_epochs:
         epochs, best = _first(group, "epochs_run"), _first(group, "best_epoch")
