@@ -81,7 +81,8 @@ else:
 if search:
     log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
 model, metrics, table = fit_evaluate(SVRegressor(**hyper, **options), features, frac, seed)
-trials = search.pop("trials", None) or search.pop("points", None) if search else None
+# TPE trials go to trials.csv only; the few grid points stay in metrics.json too
+trials = (search.pop("trials", None) or search.get("points")) if search else None
 metrics["n_trials"] = int(search["n_trials"]) if search else 0
 if search:
     metrics["seconds"]["search"] = search["seconds"]
