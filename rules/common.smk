@@ -202,19 +202,46 @@ MUCHA_CONFIG = config["models"]["mucha"]
 
 
 def svr_inputs(wildcards):
-    """Feature file of an SVR model; cnnpca also needs the embedding to keep its PCA."""
+    """Feature file of an SVR model; cnnpca-svr reads the embedding (its PCA is in the model)."""
     feature = feature_of(wildcards.model)
-    inputs = {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
     if feature == "cnnpca":
-        inputs["embedding"] = f"results/features/{wildcards.dataset}/cnnembed.h5"
-    return inputs
+        return {"features": f"results/features/{wildcards.dataset}/cnnembed.h5"}
+    return {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
+
+
+def svr_method(wildcards):
+    """How an SVR's C, gamma, epsilon are chosen: 'tpe', 'grid' (k-fold CV) or 'fixed'."""
+    if wildcards.model == "physfeat2-svr":
+        return "tpe" if SVR_CONFIG["search"] else "fixed"
+    return "grid" if SVR_CONFIG["cv"] else "fixed"
 
 
 def svr_hyperparameters(wildcards):
-    """C, gamma, epsilon: the paper's final values for physfeat2-svr without search."""
-    if wildcards.model == "physfeat2-svr" and not SVR_CONFIG["search"]:
+    """C, gamma, epsilon used without search: the paper's final values for physfeat2-svr."""
+    if wildcards.model == "physfeat2-svr":
         return SVR_CONFIG["final"][wildcards.dataset]
     return SVR_CONFIG["hyperparameters"][wildcards.dataset]
+
+
+def svr_model_options(wildcards):
+    """SVRegressor options: cnnpca-svr fits its PCA and feeds the components unscaled."""
+    options = {"cache_size": SVR_CONFIG["cache_size"]}
+    if feature_of(wildcards.model) == "cnnpca":
+        n = config["features"]["cnnpca"]["n_components"][wildcards.dataset]
+        return {**options, "standardize": False, "n_components": n}
+    return {**options, "standardize": True, "n_components": 0}
+
+
+def timed_threads(wildcards):
+    """Cores reserved by a timed job (train_pcr, train_svr): all cores of the run, so no
+    other job runs beside it and its seconds (Table 2, Fig. 10) are not shared. The job
+    computes with its own thread count (config). Without --cores (a cluster executor) 1;
+    profiles/slurm gives those jobs a whole node (--exclusive)."""
+    try:
+        cores = int(workflow.cores)
+    except Exception:  # no --cores given (a cluster executor)
+        return 1
+    return cores if 0 < cores < 4096 else 1
 
 
 def cnn_options(wildcards):

@@ -17,12 +17,15 @@ rule train_pcr:
         model="(grad|physfeat1)-pcr",
     conda:
         "../envs/microprop.yaml"
-    threads: 1
+    threads: timed_threads
     resources:
         mem_mb=2000,
         runtime=10,
     params:
         bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
+        log_features=lambda w: config["models"]["pcr"]["log_features"][
+            feature_of(w.model)
+        ],
     script:
         "../workflow/scripts/train_pcr.py"
 
@@ -34,6 +37,7 @@ rule train_svr:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
+        trials="results/models/{dataset}/{model}/frac{frac}/seed{seed}/trials.csv",
     log:
         logpath("train_svr", "dataset", "model", "frac", "seed"),
     benchmark:
@@ -42,23 +46,29 @@ rule train_svr:
         model="(grad|physfeat1|physfeat2|cnnpca)-svr",
     conda:
         "../envs/microprop.yaml"
-    threads: lambda w: SVR_CONFIG["threads"] if w.model == "physfeat2-svr" else 1
+    threads: timed_threads
     resources:
         mem_mb=4000,
-        runtime=lambda w: 30
+        runtime=lambda w: 60
         + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0),
     params:
+        method=svr_method,
         hyperparameters=svr_hyperparameters,
-        search=lambda w: w.model == "physfeat2-svr" and SVR_CONFIG["search"],
+        model_options=svr_model_options,
         search_options={
             "n_trials": SVR_CONFIG["n_trials"],
+            "n_startup_trials": SVR_CONFIG["n_startup_trials"],
             "cv_folds": SVR_CONFIG["cv_folds"],
             "C_range": SVR_CONFIG["C_range"],
-            "gamma_range": SVR_CONFIG["gamma_range"],
+            "gammas": SVR_CONFIG["gammas"],
             "epsilon_range": SVR_CONFIG["epsilon_range"],
             "max_samples": SVR_CONFIG["search_max_samples"],
             "max_iter": SVR_CONFIG["search_max_iter"],
+            "grid": SVR_CONFIG["grid"],
+            "relative": SVR_CONFIG["grid_relative"],
+            "grid_max_samples": SVR_CONFIG["grid_max_samples"],
         },
+        n_jobs=SVR_CONFIG["threads"],
         feature_seed=config["seed"],
     script:
         "../workflow/scripts/train_svr.py"

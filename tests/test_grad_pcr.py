@@ -90,3 +90,51 @@ def test_training_subsets_are_nested_and_seeded():
     assert set(training_subset(idx, 0.1, seed=4)) != subsets[2]
     with pytest.raises(ValueError, match="fraction"):
         training_subset(idx, 0.0, 0)
+
+
+def psd_line_like(n, seed):
+    """(A, a) like physfeat1 on Ising images: flat means and multiplicative scatter of the
+    intercept A below label 50 (ordered states), A falling over two decades above."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 100, n).astype(float)
+    decades = np.where(y < 50, 0.0, (y - 50) / 25)
+    A = 0.6 * 10.0 ** (-decades) * np.exp(rng.normal(0, 0.3, n))
+    a = -2.6 + np.where(y < 50, 0.0, (y - 50) / 25) + rng.normal(0, 0.05, n)
+    return np.c_[A, a], y
+
+
+def test_pcr_log_intercept_is_the_pcr_of_the_logged_feature(tmp_path):
+    X, y = psd_line_like(2000, 0)
+    logged = PiecewiseConstantRegressor(log_features=(0,)).fit(X, y)
+    plain = PiecewiseConstantRegressor().fit(np.c_[np.log10(X[:, 0]), X[:, 1]], y)
+    np.testing.assert_array_equal(logged.bin_features_, plain.bin_features_)
+    Xt, _ = psd_line_like(300, 1)
+    np.testing.assert_array_equal(
+        logged.predict(Xt), plain.predict(np.c_[np.log10(Xt[:, 0]), Xt[:, 1]])
+    )
+    logged.save(tmp_path / "m.npz")
+    loaded = PiecewiseConstantRegressor.load(tmp_path / "m.npz")
+    assert tuple(loaded.log_features) == (0,)
+    np.testing.assert_array_equal(loaded.predict(Xt), logged.predict(Xt))
+    with pytest.raises(ValueError, match="positive"):
+        logged.predict(np.array([[0.0, -2.0]]))
+
+
+def test_pcr_on_a_log_scale_intercept_keeps_multiplicative_scatter_in_its_bin():
+    # label 0: intercept A scattered by a factor 2 either way (0.5, 2); label 10 and 20
+    # have lower A and a higher slope. On the linear scale the bin mean of A is 1.25 and
+    # the image with A = 0.5 is nearer the label-10 bin; on the log scale (b = log10 A)
+    # the scatter is symmetric about the bin mean and both images stay in their bin.
+    X = np.array([[0.5, 0.0], [2.0, 0.0], [0.3, 0.2], [0.3, 0.2], [0.01, 1.0], [0.01, 1.0]])
+    y = np.array([0.0, 0.0, 10.0, 10.0, 20.0, 20.0])
+    linear = PiecewiseConstantRegressor().fit(X, y)
+    logged = PiecewiseConstantRegressor(log_features=(0,)).fit(X, y)
+    assert linear.predict(X[:2]).tolist() == [10.0, 0.0]
+    assert logged.predict(X).tolist() == y.tolist()
+
+
+def test_physfeat1_pcr_uses_the_log_intercept_in_the_config():
+    import yaml
+
+    pcr = yaml.safe_load(open("config/config.yaml"))["models"]["pcr"]
+    assert pcr["log_features"] == {"grad": [], "physfeat1": [0]}

@@ -15,7 +15,7 @@ from microprop.models.cnn import (
     head_of,
     parse_model_id,
 )
-from microprop.models.svr import tune_svr
+from microprop.models.svr import grid_svr, tune_svr
 from microprop.weights import weights_file
 
 
@@ -66,16 +66,104 @@ def test_svr_beats_mean_and_round_trips(tmp_path):
     assert np.array_equal(SVRegressor.load(tmp_path / "svr.npz").predict(X[200:]), pred)
 
 
-def test_tune_svr_stays_in_ranges_and_is_seeded():
+def test_tune_svr_searches_table_b3_space_and_records_every_trial():
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, (80, 2))
     y = 10 * X[:, 0] + rng.normal(0, 0.1, 80)
-    kw = dict(n_trials=4, seed=3, C_range=(1e-2, 1e3), gamma_range=(1e-3, 1.0), cv_folds=3)
+    kw = dict(n_trials=6, seed=3, cv_folds=3, n_startup_trials=4)
     best, info = tune_svr(X, y, **kw)
-    assert 1e-2 <= best["C"] <= 1e3 and 1e-3 <= best["gamma"] <= 1.0
+    assert 1e-5 <= best["C"] <= 1e6 and best["gamma"] in ("scale", "auto")
     assert 0.1 <= best["epsilon"] <= 0.5
-    assert info["n_trials"] == 4 and info["cv_folds"] == 3
+    assert info["space"] == {"C": [1e-5, 1e6], "gamma": ["scale", "auto"], "epsilon": [0.1, 0.5]}
+    assert info["n_trials"] == 6 and info["cv_folds"] == 3 and info["n_startup_trials"] == 4
+    assert [t["trial"] for t in info["trials"]] == list(range(6))
+    assert all(t["gamma"] in ("scale", "auto") for t in info["trials"])
+    best_trial = min(info["trials"], key=lambda t: t["cv_rmse"])
+    assert best_trial["trial"] == info["best_trial"] and best_trial["C"] == best["C"]
+    assert info["n_capped_fits"] == 0  # no iteration cap by default
     assert tune_svr(X, y, **kw)[0] == best
+
+
+def test_tune_svr_counts_fits_cut_by_an_iteration_cap():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    y = 50 * np.sin(3 * X[:, 0]) + rng.normal(0, 5, 200)
+    _, info = tune_svr(X, y, n_trials=2, seed=0, cv_folds=2, C_range=(1e5, 1e6), max_iter=5)
+    assert info["n_capped_fits"] == 4 and all(t["capped_fits"] == 2 for t in info["trials"])
+
+
+def test_tune_svr_searches_at_least_5000_images_by_default_config():
+    import yaml
+
+    svr = yaml.safe_load(open("config/config.yaml"))["models"]["svr"]
+    assert svr["n_trials"] >= 64 and svr["cv_folds"] == 5 and svr["search_max_iter"] == -1
+    assert svr["search_max_samples"] == 0 or svr["search_max_samples"] >= 5000
+    assert svr["gammas"] == ["scale", "auto"] and svr["epsilon_range"] == [0.1, 0.5]
+    assert svr["C_range"] == [1e-5, 1e6]
+    paper = yaml.safe_load(open("config/paper.yaml"))["models"]["svr"]
+    assert paper["n_trials"] == 1024
+
+
+def test_svr_feeds_pca_components_unscaled_and_fits_the_pca_on_its_training_data(tmp_path):
+    rng = np.random.default_rng(5)
+    latent = rng.normal(size=(300, 3)) * np.array([10.0, 3.0, 1.0])
+    X = latent @ rng.normal(size=(3, 20)) + 0.01 * rng.normal(size=(300, 20))
+    y = latent[:, 0] + 0.5 * latent[:, 1]
+    model = SVRegressor(C=100.0, epsilon=0.01, standardize=False, n_components=3).fit(X, y)
+    from sklearn.decomposition import PCA
+    from sklearn.svm import SVR
+
+    pca = PCA(n_components=3, svd_solver="full").fit(X)
+    np.testing.assert_allclose(model.pca_mean_, X.mean(axis=0))
+    Z = pca.transform(X)  # the components as they are: no standardization
+    assert np.all(model.scaler_scale_ == 1.0) and np.all(model.scaler_mean_ == 0.0)
+    assert model.gamma_ == pytest.approx(1.0 / (3 * Z.var()))
+    ref = SVR(C=100.0, epsilon=0.01, gamma=model.gamma_).fit(Z, y).predict(Z)
+    np.testing.assert_allclose(model.predict(X), ref, rtol=1e-6, atol=1e-6)
+    standardized = SVRegressor(C=100.0, epsilon=0.01, n_components=3).fit(X, y)
+    assert not np.allclose(standardized.predict(X), model.predict(X), atol=1e-3)
+    model.save(tmp_path / "m.npz")
+    loaded = SVRegressor.load(tmp_path / "m.npz")
+    assert not loaded.standardize and loaded.n_components == 3
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_grid_svr_scales_with_the_labels_and_records_every_point():
+    rng = np.random.default_rng(6)
+    X = rng.uniform(-1, 1, (150, 2))
+    y = 20 * np.sin(2 * X[:, 0]) + X[:, 1] + rng.normal(0, 0.5, 150)
+    grid = {"C": [0.1, 10.0], "epsilon": [0.01, 0.1], "gamma": ["scale", "auto"]}
+    best, info = grid_svr(X, y, grid, seed=0, cv_folds=3)
+    # standardized inputs: 'auto' == 'scale', so 2 x 2 points
+    assert len(info["points"]) == info["n_trials"] == 4
+    assert best["C"] == pytest.approx(10.0 * y.std())  # a large C fits a smooth signal
+    # C and epsilon relative to the label spread: labels x 100 give the same choice x 100
+    best100, info100 = grid_svr(X, 100 * y, grid, seed=0, cv_folds=3)
+    assert best100["C"] == pytest.approx(100 * best["C"])
+    assert best100["epsilon"] == pytest.approx(100 * best["epsilon"])
+    assert info100["best_cv_rmse"] == pytest.approx(100 * info["best_cv_rmse"], rel=1e-3)
+    # unscaled PCA input: 'scale' and 'auto' differ, both are tried
+    _, info_pca = grid_svr(X, y, grid, seed=0, cv_folds=3, standardize=False, n_components=2)
+    assert {p["gamma"] for p in info_pca["points"]} == {"scale", "auto"}
+
+
+def test_fraction_fits_every_preprocessing_step_on_its_training_subset():
+    from microprop.io import TEST, TRAIN, Dataset
+    from microprop.models import fit_evaluate, training_subset
+
+    rng = np.random.default_rng(7)
+    n = 400
+    X = rng.normal(size=(n, 8)) * np.linspace(1, 4, 8) + rng.normal(size=(n, 1)) * 3
+    y = X[:, 0] * 10 + 100
+    ds = Dataset(X, y, np.where(np.arange(n) % 5 == 0, TEST, TRAIN))
+    subset = training_subset(ds.train_idx, 0.1, 0)
+    pca_svr, _, _ = fit_evaluate(SVRegressor(C=10.0, standardize=False, n_components=4), ds, 0.1, 0)
+    np.testing.assert_allclose(pca_svr.pca_mean_, X[subset].mean(axis=0))
+    assert not np.allclose(pca_svr.pca_mean_, X[ds.train_idx].mean(axis=0))
+    svr, _, _ = fit_evaluate(SVRegressor(C=10.0), ds, 0.1, 0)
+    np.testing.assert_allclose(svr.scaler_scale_, X[subset].std(axis=0))
+    pcr, _, _ = fit_evaluate(PiecewiseConstantRegressor(), ds, 0.1, 0)
+    np.testing.assert_allclose(pcr.feature_min_, X[subset].min(axis=0))
 
 
 def test_parse_model_id():

@@ -22,8 +22,8 @@ from microprop.metrics import regression_metrics
 from microprop.models import training_subset
 
 # Table 2 of the paper: (RMSE, R²) on the test split at the full training set.
-# Ising labels are temperatures mapped to 0..255 as ours, so the numbers compare directly.
-# CH energies are in J/um^3 over a different simulation and scale: shown for reference only.
+# Ising labels are temperatures mapped to 0..255 as ours; CH labels are the total energy in
+# pJ/um on the paper's scale (E ~ 400..8000), so both datasets compare directly.
 PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
     "ising": {
         "grad-pcr": (16.3, 0.951),
@@ -47,12 +47,17 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
     },
 }
 
+# The paper's scale (section 2, Appendix B): training images (Ising 50,000 - 1,000 test;
+# CH ~60,000 images of 20 runs, 2 held out), TPE trials and CNN epochs.
+PAPER_SCALE = {"n_train": {"ising": 49000, "ch": 54000}, "n_trials": 1024, "epochs": 100}
+
 TABLE2_NOTE = (
     "Paper values from Nguyen et al., Table 2. Ising labels share the paper's scale "
-    "(temperature 0..2Tc mapped to 0..255), so the Ising numbers compare directly. "
-    "The CH energies come from our own simulations, with their own units, sizes and energy "
-    "range; the paper's CH numbers are given for reference only and differences are not "
-    "meaningful."
+    "(temperature 0..2Tc mapped to 0..255); CH labels are the total energy in pJ/um on the "
+    "paper's scale (E ~ 400..8000), so both compare directly (our CH simulations are our "
+    "own runs of the paper's model). 'trained': training images, TPE trials or CV grid "
+    "points (SVRs), epochs run of the cap and the kept epoch (CNNs). "
+    "† marks rows trained below the paper's scale (fewer training images, trials or epochs)."
 )
 
 METRIC_COLUMNS = [
@@ -66,8 +71,16 @@ METRIC_COLUMNS = [
     "mae",
     "r2",
     "features_s",
+    "search_s",
     "train_s",
     "predict_s",
+    "n_trials",
+    "search",
+    "epochs_run",
+    "max_epochs",
+    "best_epoch",
+    "flag",
+    "threads",
 ]
 
 
@@ -75,13 +88,21 @@ METRIC_COLUMNS = [
 
 
 def read_metrics(path: str | Path) -> dict:
-    """One ``metrics.json`` as a flat row (``seconds`` become ``*_s`` columns)."""
+    """One ``metrics.json`` as a flat row (``seconds`` become ``*_s`` columns).
+
+    Keys a model does not write (``n_trials`` for PCR, epochs for SVRs) are left empty;
+    ``search`` is how an SVR got its C, gamma, epsilon ("tpe", "grid", "fixed") or empty.
+    """
     m = json.loads(Path(path).read_text())
     seconds = m.get("seconds", {})
     row = {k: m.get(k) for k in METRIC_COLUMNS if not k.endswith("_s")}
     row["frac"] = float(row["frac"])
-    for part in ("features", "train", "predict"):
+    for part in ("features", "search", "train", "predict"):
         row[f"{part}_s"] = float(seconds.get(part, 0.0) or 0.0)
+    hyper = m.get("hyperparameters") or {}
+    row["search"] = (m.get("cv") or {}).get("method") or hyper.get("method")
+    threads = m.get("threads")
+    row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
     return row
 
 
@@ -96,24 +117,72 @@ def _spread(values: pd.Series) -> float:
     return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
 
 
+def _first(group: pd.DataFrame, column: str):
+    """The first non-missing value of a column in a group (None if none or no column)."""
+    if column not in group:
+        return None
+    values = group[column].dropna()
+    return values.iloc[0] if len(values) else None
+
+
+def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
+    """How the rows of one model were trained, and why that is below the paper's scale.
+
+    >>> g = pd.DataFrame({"n_train": [5000], "search": ["tpe"], "n_trials": [64]})
+    >>> training_note(g, "ising")
+    ('5,000 img, 64 trials', ['5,000 < 49,000 images', '64 < 1024 trials'])
+    >>> g = pd.DataFrame({"n_train": [49000], "epochs_run": [14], "max_epochs": [30],
+    ...                   "best_epoch": [9]})
+    >>> training_note(g, "ising")
+    ('49,000 img, 14/30 ep (best 9)', ['epoch cap 30 < 100'])
+    """
+    n_train = int(group["n_train"].max()) if "n_train" in group else 0
+    parts, below = [f"{n_train:,} img"], []
+    paper_n = PAPER_SCALE["n_train"].get(dataset)
+    if paper_n and n_train < 0.98 * paper_n:
+        below.append(f"{n_train:,} < {paper_n:,} images")
+    search, n_trials = _first(group, "search"), _first(group, "n_trials")
+    if search == "tpe":
+        parts.append(f"{int(n_trials)} trials")
+        if n_trials < PAPER_SCALE["n_trials"]:
+            below.append(f"{int(n_trials)} < {PAPER_SCALE['n_trials']} trials")
+    elif search == "grid":
+        parts.append(f"CV grid of {int(n_trials)}")
+    elif search == "fixed":
+        parts.append("fixed C, gamma, epsilon")
+    max_epochs = _first(group, "max_epochs")
+    if max_epochs:
+        epochs, best = _first(group, "epochs_run"), _first(group, "best_epoch")
+        text = (
+            f"{int(epochs)}/{int(max_epochs)} ep" if epochs is not None else f"{int(max_epochs)} ep"
+        )
+        parts.append(text + (f" (best {int(best)})" if best is not None else ""))
+        if max_epochs < PAPER_SCALE["epochs"]:
+            below.append(f"epoch cap {int(max_epochs)} < {PAPER_SCALE['epochs']}")
+    return ", ".join(parts), below
+
+
 def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.DataFrame:
     """Table 2: RMSE and R² per dataset and model at the full training set.
 
     Several seeds give mean and standard deviation; the paper's values and our minus the
-    paper's are beside them (NaN where the paper has no such model).
+    paper's are beside them (NaN where the paper has no such model). ``trained`` says how
+    the model was trained (:func:`training_note`), ``below_paper_scale`` why it is below
+    the paper's scale (empty: at scale), ``flag`` a CNN's warning (e.g. did not learn).
 
     >>> m = pd.DataFrame({"dataset": ["ising"] * 2, "model": ["grad-pcr"] * 2,
     ...                   "frac": [1.0, 1.0], "seed": [0, 1], "rmse": [16.0, 18.0],
-    ...                   "r2": [0.95, 0.94]})
+    ...                   "r2": [0.95, 0.94], "n_train": [9000, 9000]})
     >>> row = table2(m).iloc[0]
-    >>> float(row.rmse), float(row.paper_rmse), round(float(row.rmse_diff), 1)
-    (17.0, 16.3, 0.7)
+    >>> float(row.rmse), float(row.paper_rmse), round(float(row.rmse_diff), 1), row.trained
+    (17.0, 16.3, 0.7, '9,000 img')
     """
     full = metrics[np.isclose(metrics["frac"].astype(float), 1.0)]
     rows = []
     for (dataset, model), group in full.groupby(["dataset", "model"], sort=False):
         paper = PAPER_TABLE2.get(dataset, {}).get(model, (np.nan, np.nan))
         rmse, r2 = float(group["rmse"].mean()), float(group["r2"].mean())
+        trained, below = training_note(group, dataset)
         rows.append(
             {
                 "dataset": dataset,
@@ -127,6 +196,9 @@ def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.Dat
                 "paper_r2": paper[1],
                 "rmse_diff": rmse - paper[0],
                 "r2_diff": r2 - paper[1],
+                "trained": trained,
+                "below_paper_scale": "; ".join(below),
+                "flag": _first(group, "flag"),
             }
         )
     table = pd.DataFrame(rows)
@@ -142,39 +214,46 @@ def _fmt(value: float, digits: int) -> str:
 
 
 def table2_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 with formatted strings: 'mean ± std' where there are several seeds."""
+    """Table 2 with formatted strings: 'mean ± std' where there are several seeds, the
+    training column with † for rows below the paper's scale, and a flag column when any
+    row has a flag."""
     out = []
     for row in table.itertuples():
         rmse = _fmt(row.rmse, 2) + (f" ± {row.rmse_std:.2f}" if row.n_seeds > 1 else "")
         r2 = _fmt(row.r2, 3) + (f" ± {row.r2_std:.3f}" if row.n_seeds > 1 else "")
+        below = getattr(row, "below_paper_scale", "")
         out.append(
             {
                 "dataset": row.dataset,
                 "model": row.model,
                 "seeds": row.n_seeds,
                 "RMSE": rmse,
-                "R²": r2,
                 "paper RMSE": _fmt(row.paper_rmse, 1),
-                "paper R²": _fmt(row.paper_r2, 3),
                 "ΔRMSE": _fmt(row.rmse_diff, 2),
+                "R²": r2,
+                "paper R²": _fmt(row.paper_r2, 3),
                 "ΔR²": _fmt(row.r2_diff, 3),
+                "trained": str(getattr(row, "trained", "")) + (" †" if below else ""),
+                "flag": getattr(row, "flag", None) or "",
             }
         )
-    return pd.DataFrame(out)
+    display = pd.DataFrame(out)
+    if len(display) and not (display["flag"] != "").any():
+        display = display.drop(columns="flag")
+    return display
 
 
 def table2_markdown(table: pd.DataFrame) -> str:
-    """Markdown of Table 2, one section per dataset, with the note on comparability."""
+    """Markdown of Table 2, one section per dataset, with the note and the † reasons."""
     display = table2_display(table)
     parts = ["# Table 2: test RMSE and R² of every model\n"]
     for dataset, group in display.groupby("dataset", sort=False):
         parts.append(f"## {dataset}\n")
-        if dataset != "ising":
-            parts.append(
-                "_Paper values for reference only: units and energy scale differ "
-                "from our CH simulations._\n"
-            )
         parts.append(group.drop(columns="dataset").to_markdown(index=False) + "\n")
+        rows = table[(table["dataset"] == dataset) & (table["below_paper_scale"] != "")]
+        if len(rows):
+            reasons = "; ".join(f"{r.model}: {r.below_paper_scale}" for r in rows.itertuples())
+            parts.append(f"† below the paper's scale: {reasons}.\n")
     parts.append(f"Δ = ours − paper. {TABLE2_NOTE}\n")
     return "\n".join(parts)
 
@@ -189,8 +268,11 @@ def table2_latex(table: pd.DataFrame) -> str:
             "ΔR²": "$\\Delta R^2$",
         }
     )
-    display = display.map(lambda v: v.replace("±", "$\\pm$") if isinstance(v, str) else v)
-    latex = display.to_latex(index=False, escape=False, column_format="ll" + "r" * 7)
+    display = display.map(
+        lambda v: v.replace("±", "$\\pm$").replace("†", "$^\\dagger$") if isinstance(v, str) else v
+    )
+    n_text = len(display.columns) - 9
+    latex = display.to_latex(index=False, escape=False, column_format="ll" + "r" * 7 + "l" * n_text)
     return "% " + TABLE2_NOTE + "\n" + latex
 
 
@@ -200,28 +282,33 @@ def table2_latex(table: pd.DataFrame) -> str:
 def fraction_curves(metrics: pd.DataFrame) -> pd.DataFrame:
     """RMSE, R² and times per dataset, model and training fraction over seeds (Figs. 9, 10).
 
-    ``train_total_s`` is the training time plus the share of the feature extraction that
-    falls on the training subset (features are timed for the whole dataset, so the share is
-    n_train / N with N = n_train / frac + n_test), the paper's "training including features".
+    The training time has three parts: ``features_share_s``, the share of the feature
+    extraction that falls on the training subset (features are timed for the whole
+    dataset, so the share is n_train / N with N = n_train / frac + n_test), ``search_s``
+    (hyperparameter search, SVRs) and ``train_s`` (the final fit); ``train_total_s`` is
+    their sum, the paper's "training including features".
 
     >>> m = pd.DataFrame({"dataset": ["ising"] * 2, "model": ["grad-pcr"] * 2,
     ...     "frac": [0.5, 0.5], "seed": [0, 1], "n_train": [50, 50], "n_test": [100, 100],
     ...     "rmse": [10.0, 12.0], "r2": [0.9, 0.8], "features_s": [2.0, 2.0],
-    ...     "train_s": [1.0, 1.0], "predict_s": [0.1, 0.1]})
+    ...     "search_s": [3.0, 3.0], "train_s": [1.0, 1.0], "predict_s": [0.1, 0.1]})
     >>> row = fraction_curves(m).iloc[0]
     >>> float(row.rmse_mean), float(row.train_total_s_mean), int(row.n_seeds)
-    (11.0, 1.5, 2)
+    (11.0, 4.5, 2)
     """
     m = metrics.copy()
+    if "search_s" not in m:
+        m["search_s"] = 0.0
+    m["search_s"] = m["search_s"].fillna(0.0)
     n_all = m["n_train"] / m["frac"] + m["n_test"]
-    m["train_total_s"] = m["train_s"] + m["features_s"] * m["n_train"] / n_all
-    agg = {
-        "n_train": "mean",
-        "seed": "count",
-    }
+    m["features_share_s"] = m["features_s"] * m["n_train"] / n_all
+    m["train_total_s"] = m["features_share_s"] + m["search_s"] + m["train_s"]
     grouped = m.groupby(["dataset", "model", "frac"], sort=True)
-    out = grouped.agg(agg).rename(columns={"seed": "n_seeds"})
-    for col in ("rmse", "r2", "train_s", "train_total_s", "predict_s"):
+    out = grouped.agg({"n_train": "mean", "seed": "count"}).rename(columns={"seed": "n_seeds"})
+    if "threads" in m:
+        out["threads"] = grouped["threads"].max()
+    columns = ("rmse", "r2", "features_share_s", "search_s", "train_s", "train_total_s")
+    for col in columns + ("predict_s",):
         out[f"{col}_mean"] = grouped[col].mean()
         out[f"{col}_std"] = grouped[col].std(ddof=1)
         out[f"{col}_min"] = grouped[col].min()
@@ -334,27 +421,26 @@ def pca_study(
     seed: int = 0,
     max_train: int = 0,
 ):
-    """SVR on the first k principal components of a CNN embedding, for each k (Figs. B.13/14).
+    """cnnpca-svr with its first k principal components, for each k (Figs. B.13/B.14).
 
-    PCA and SVR are fitted on the training split (standardised embedding, as cnnpca-svr).
-    Returns ``(scree, scores, predictions)``: cumulative explained variance per number of
-    components, test RMSE/R² per k, and the test predictions per k.
+    Every k runs the exact cnnpca-svr pipeline: :class:`microprop.models.SVRegressor`
+    with ``n_components=k`` (PCA fitted on the training split of the embedding, components
+    fed unscaled) and the C, gamma, epsilon of ``svr`` (the cnnpca-svr model's chosen
+    values), fitted by :func:`microprop.models.fit_evaluate` on the same training subset
+    (``max_train`` > 0 caps it, as ``fit_evaluate`` does). At the model's own k this is
+    the Table 2 model. Returns ``(scree, scores, predictions)``: cumulative explained
+    variance per number of components, test RMSE/R² per k, and the test predictions per k.
     """
     from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVR
+
+    from microprop.models import SVRegressor, fit_evaluate
 
     X = np.asarray(embedding.images, dtype=float).reshape(len(embedding), -1)
-    y = np.asarray(embedding.property, dtype=float)
-    train = embedding.train_idx
+    train = training_subset(embedding.train_idx, 1.0, seed)
     if max_train and len(train) > max_train:
         train = training_subset(train, max_train / len(train), seed)
-    test = embedding.test_idx
-    scaler = StandardScaler().fit(X[train])
     k_max = min(max(components), len(train), X.shape[1])
-    pca = PCA(n_components=k_max, random_state=seed).fit(scaler.transform(X[train]))
-    Z_train = pca.transform(scaler.transform(X[train]))
-    Z_test = pca.transform(scaler.transform(X[test]))
+    pca = PCA(n_components=k_max, svd_solver="full").fit(X[train])
     scree = pd.DataFrame(
         {
             "n_components": np.arange(1, k_max + 1),
@@ -362,14 +448,16 @@ def pca_study(
             "cumulative": np.cumsum(pca.explained_variance_ratio_),
         }
     )
-    mu, sd = y[train].mean(), y[train].std() or 1.0
+    hyper = {k: svr[k] for k in ("C", "gamma", "epsilon")}
     scores, predictions = [], []
     for k in sorted({min(int(k), k_max) for k in components}):
-        model = SVR(**svr)
-        model.fit(Z_train[:, :k], (y[train] - mu) / sd)
-        pred = model.predict(Z_test[:, :k]) * sd + mu
-        scores.append({"n_components": k, **regression_metrics(y[test], pred)})
+        model = SVRegressor(**hyper, standardize=False, n_components=k)
+        _, metrics, table = fit_evaluate(model, embedding, 1.0, seed, max_train=max_train)
+        scores.append(
+            {"n_components": k, **{m: metrics[m] for m in ("rmse", "mae", "r2")}}
+            | {"train_s": metrics["seconds"]["train"]}
+        )
         predictions.append(
-            pd.DataFrame({"n_components": k, "index": test, "true": y[test], "predicted": pred})
+            table.assign(n_components=k)[["n_components", "index", "true", "predicted"]]
         )
     return scree, pd.DataFrame(scores), pd.concat(predictions, ignore_index=True)

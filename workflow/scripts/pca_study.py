@@ -1,4 +1,7 @@
-"""Rule pca_study: SVR on the first k principal components of the CNN embedding."""
+"""Rule pca_study: the cnnpca-svr pipeline with its first k principal components, per k."""
+
+import json
+from pathlib import Path
 
 from microprop.io import atomic_path, load_features
 from microprop.logs import setup_logging
@@ -7,10 +10,12 @@ from microprop.studies import pca_study
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 
+hyper = json.loads(Path(sm.input.model).read_text())["hyperparameters"]
+log.info("cnnpca-svr hyperparameters reused for every k: %s", hyper)
 scree, scores, predictions = pca_study(
     load_features(sm.input.embedding),
     sm.params.components,
-    dict(sm.params.svr),
+    hyper,
     seed=sm.params.seed,
     max_train=sm.params.max_train,
 )

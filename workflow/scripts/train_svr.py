@@ -1,13 +1,18 @@
-"""Rule train_svr: RBF support vector regression on one feature set (TPE search for physfeat2)."""
+"""Rule train_svr: RBF support vector regression on one feature set.
 
-import numpy as np
+Hyperparameters (``params.method``): "tpe" (physfeat2-svr, TPE search over Table B.3's
+space), "grid" (k-fold CV over a small grid) or "fixed" (config values), always on the
+training subset only. cnnpca-svr reads the ResNet18 embedding and fits its PCA inside
+the model, on the same training subset. Every search point goes to ``trials.csv``.
+"""
 
-from microprop.features import fit_pca
-from microprop.io import load_features
+import pandas as pd
+
+from microprop.io import atomic_path, load_features
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_record, write_model_outputs
-from microprop.models.svr import tune_svr
+from microprop.models.svr import grid_svr, tune_svr
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -16,56 +21,97 @@ p = sm.params
 frac, seed = float(w.frac), int(w.seed)
 
 features = load_features(sm.input.features)
-hyper = dict(p.hyperparameters)
-search = None
-if p.search:
-    s = p.search_options
-    train = training_subset(features.train_idx, frac, seed)
-    X = features.images.reshape(len(features), -1)[train]
+options = dict(p.model_options)  # standardize, n_components, cache_size
+train = training_subset(features.train_idx, frac, seed)
+X = features.images.reshape(len(features), -1)[train]
+y = features.property[train]
+s = p.search_options
+method = p.method
+if method != "fixed" and len(train) < 2 * s["cv_folds"]:
+    log.warning(
+        "%d training samples: too few for %d-fold CV, fixed values", len(train), s["cv_folds"]
+    )
+    method = "fixed"
+if method == "tpe":
     log.info(
-        "TPE search: %d trials, %d-fold CV on %d training samples",
+        "TPE search: %d trials (%d random start-up), %d-fold CV, on up to %d of %d samples",
         s["n_trials"],
+        s["n_startup_trials"],
         s["cv_folds"],
+        s["max_samples"] or len(train),
         len(train),
     )
     hyper, search = tune_svr(
         X,
-        features.property[train],
+        y,
         n_trials=s["n_trials"],
         seed=seed,
         C_range=s["C_range"],
-        gamma_range=s["gamma_range"],
+        gammas=s["gammas"],
         epsilon_range=s["epsilon_range"],
         cv_folds=s["cv_folds"],
         max_samples=s["max_samples"],
         max_iter=s["max_iter"],
-        n_jobs=sm.threads,
+        n_startup_trials=s["n_startup_trials"],
+        n_jobs=p.n_jobs,
+        **options,
     )
-    log.info("TPE search chose %s (CV RMSE %.4g)", hyper, search["best_cv_rmse"])
-model, metrics, table = fit_evaluate(
-    SVRegressor(C=hyper["C"], gamma=hyper["gamma"], epsilon=hyper["epsilon"]),
-    features,
-    frac,
-    seed,
-)
+elif method == "grid":
+    log.info(
+        "grid CV: %s (x std of the labels: %s), %d-fold, on up to %d of %d samples",
+        s["grid"],
+        s["relative"],
+        s["cv_folds"],
+        s["grid_max_samples"] or len(train),
+        len(train),
+    )
+    hyper, search = grid_svr(
+        X,
+        y,
+        s["grid"],
+        seed=seed,
+        cv_folds=s["cv_folds"],
+        max_samples=s["grid_max_samples"],
+        relative=s["relative"],
+        n_jobs=p.n_jobs,
+        **options,
+    )
+else:
+    hyper, search = dict(p.hyperparameters), None
+if search:
+    log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
+model, metrics, table = fit_evaluate(SVRegressor(**hyper, **options), features, frac, seed)
+# TPE trials go to trials.csv only; the few grid points stay in metrics.json too
+trials = (search.pop("trials", None) or search.get("points")) if search else None
+metrics["n_trials"] = int(search["n_trials"]) if search else 0
 if search:
     metrics["seconds"]["search"] = search["seconds"]
+metrics["cv"] = {"chosen": hyper, **search} if search else None
+metrics["threads"] = {"search_n_jobs": int(p.n_jobs), "svr_fit": 1}
+with atomic_path(sm.output.trials) as tmp:
+    pd.DataFrame(trials or [{**hyper, "cv_rmse": float("nan")}]).to_csv(tmp, index=False)
 
-extra, embed_attrs = {}, None
-if "embedding" in sm.input.keys():  # cnnpca: keep the PCA so predict can featurize images
-    emb = load_features(sm.input.embedding)
-    embed_attrs = emb.attrs
-    pca = fit_pca(emb.images, emb.split, int(features.attrs["n_components"]), seed=p.feature_seed)
-    again = pca.transform(emb.images)
-    if not np.allclose(again, features.images, rtol=1e-4, atol=1e-4 * np.abs(again).max()):
-        raise RuntimeError("refitted PCA does not reproduce the cnnpca feature file")
-    extra = {"pca_components": pca.components_, "pca_mean": pca.mean_}
-
+embed_attrs = features.attrs if options.get("n_components") else None
 metrics.update(
     model=w.model,
     dataset=w.dataset,
-    hyperparameters={**model.hyperparameters(), "search": search},
-    features=feature_record(w.model, features.attrs, embed_attrs, seed=p.feature_seed),
+    hyperparameters={**model.hyperparameters(), "method": method},
+    features=feature_record(
+        w.model,
+        {"n_components": model.hyperparameters()["n_components"]}
+        if embed_attrs
+        else features.attrs,
+        embed_attrs,
+        seed=p.feature_seed,
+    ),
 )
-log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
-write_model_outputs(sm.output, model, metrics, table, extra)
+log.info(
+    "%s on %s: RMSE %.4g, R2 %.4f, %d support vectors of %d",
+    w.model,
+    w.dataset,
+    metrics["rmse"],
+    metrics["r2"],
+    model.hyperparameters()["n_support"],
+    metrics["n_train"],
+)
+write_model_outputs(sm.output, model, metrics, table)

@@ -4,6 +4,14 @@ Training bins the property with width ``bin_width`` and stores, per non-empty bi
 mean feature vector and the mean property. Prediction returns the property of the bin
 whose mean feature vector is nearest, after min-max scaling of every feature to [0, 1]
 on the training data (features of different units become comparable).
+
+``log_features`` lists columns (positive) whose log10 enters the scaling and the distance.
+physfeat1-pcr uses it for the PSD line's intercept A = 10^b, i.e. it measures the
+intercept b on the double-logarithmic scale where the line was fitted: on the linear
+scale A spans 0.05..1.2 over the Ising dataset, and its multiplicative scatter at low
+temperature (where every bin has the same mean features) dominates the min-max-scaled
+distance, so the nearest bin mean is decided by that scatter and test images collect on
+the few extreme bins (benchmarks/pcr_physfeat1.py measures this).
 """
 
 from __future__ import annotations
@@ -20,11 +28,21 @@ class PiecewiseConstantRegressor(RegressorMixin, BaseEstimator):
     [0.1, 5.2]
     """
 
-    def __init__(self, bin_width: float = 1.0):
+    def __init__(self, bin_width: float = 1.0, log_features=()):
         self.bin_width = bin_width
+        self.log_features = log_features
+
+    def _transform(self, X) -> np.ndarray:
+        X = np.array(X, dtype=np.float64).reshape(len(X), -1)
+        cols = list(self.log_features)
+        if cols:
+            if np.any(X[:, cols] <= 0):
+                raise ValueError(f"log_features {cols} need positive values")
+            X[:, cols] = np.log10(X[:, cols])
+        return X
 
     def fit(self, X, y):
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        X = self._transform(X)
         y = np.asarray(y, dtype=np.float64)
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"X and y must be non-empty and aligned: {len(X)} vs {len(y)}")
@@ -48,7 +66,7 @@ class PiecewiseConstantRegressor(RegressorMixin, BaseEstimator):
         return (X - self.feature_min_) / self.feature_span_
 
     def predict(self, X) -> np.ndarray:
-        X = self._scale(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
+        X = self._scale(self._transform(X))
         out = np.empty(len(X))
         for lo in range(0, len(X), 2048):  # bounded (chunk x bins) distance matrix
             d = ((X[lo : lo + 2048, None, :] - self.bin_features_[None]) ** 2).sum(axis=2)
@@ -60,6 +78,7 @@ class PiecewiseConstantRegressor(RegressorMixin, BaseEstimator):
         np.savez(
             path,
             bin_width=self.bin_width,
+            log_features=np.asarray(list(self.log_features), dtype=np.int64),
             feature_min=self.feature_min_,
             feature_span=self.feature_span_,
             bin_features=self.bin_features_,
@@ -70,7 +89,8 @@ class PiecewiseConstantRegressor(RegressorMixin, BaseEstimator):
     @classmethod
     def load(cls, path) -> PiecewiseConstantRegressor:
         with np.load(path, allow_pickle=False) as f:
-            model = cls(bin_width=float(f["bin_width"]))
+            logs = f["log_features"].tolist() if "log_features" in f.files else []
+            model = cls(bin_width=float(f["bin_width"]), log_features=tuple(logs))
             model.feature_min_ = f["feature_min"]
             model.feature_span_ = f["feature_span"]
             model.bin_features_ = f["bin_features"]

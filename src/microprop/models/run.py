@@ -3,6 +3,8 @@
 ``results/models/{dataset}/{model}/frac{frac}/seed{seed}/`` holds ``metrics.json``,
 ``predictions.csv`` and the model file: ``model.npz`` (PCR, SVR: plain arrays) or
 ``model.pt`` (CNNs: a state_dict read with ``torch.load(weights_only=True)``).
+cnnpca-svr fits its PCA inside the SVR (``input_pca_*`` arrays of ``model.npz``, see
+:class:`microprop.models.svr.SVRegressor`); older files kept it as ``pca_*``.
 
 ``metrics.json`` carries, besides the scores, ``model``, ``dataset`` and a ``features``
 record (feature name and the transformer options read from the feature file), so a
@@ -247,7 +249,8 @@ class TrainedModel:
         if name is None:
             return images
         if name == "cnnpca":
-            if self.pca is None:
+            own_pca = getattr(self.model, "pca_components_", None) is not None
+            if self.pca is None and not own_pca:
                 raise ValueError(f"{self.directory}: cnnpca model without its saved PCA")
             embedder = feats.ResNetEmbedding(
                 weights=options.get("weights", "imagenet"),
@@ -255,6 +258,8 @@ class TrainedModel:
                 seed=int(options.get("seed", 0)),
                 download=False,
             ).fit()
+            if own_pca:  # the SVR fitted its PCA on its training subset and applies it
+                return embedder.transform(images)
             components, mean = self.pca
             return (embedder.transform(images) - mean) @ components.T
         transformer = feats.FEATURES[name](**options, n_jobs=os.cpu_count() or 1)
