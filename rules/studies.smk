@@ -38,8 +38,8 @@ rule table2:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     params:
         models=MODEL_IDS,
     script:
@@ -64,8 +64,8 @@ rule metrics_table:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/metrics_table.py"
 
@@ -83,8 +83,8 @@ rule fraction_study:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
     script:
         "../workflow/scripts/fraction_study.py"
 
@@ -104,8 +104,8 @@ rule sklearn_zoo:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     params:
         regressors=STUDIES["zoo"]["regressors"],
         max_train=STUDIES["zoo"]["max_train"],
@@ -131,8 +131,8 @@ rule pca_study:
         "../envs/microprop.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     params:
         components=STUDIES["pca"]["components"],
         max_train=STUDIES["pca"]["max_train"],

@@ -31,9 +31,15 @@ def dataset(tmp_path_factory):
 def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     """What the train_* scripts write: metrics.json, predictions.csv, the model file."""
     ds = load_dataset(dataset)
-    attrs = None
-    if feature:
+    attrs = embed = None
+    if feature == "cnnpca":  # the embedding; the SVR fits its PCA on the training split
+        from microprop.features import ResNetEmbedding
+
+        embed = {"weights": "random", "image_size": 64}
+        features = ResNetEmbedding(weights="random", seed=0).fit().transform(ds.images)
+    elif feature:
         features = FEATURES[feature]().fit_transform(ds.images)
+    if feature:
         write_features(tmp_path / f"{feature}.h5", features, ds, {"options": {}})
         from microprop.io import load_features
 
@@ -43,7 +49,8 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
         data = ds
     is_cnn = isinstance(estimator, CNNRegressor)
     model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, flatten=not is_cnn)
-    metrics.update(model=model_id, dataset="toy", features=feature_record(model_id, attrs))
+    record = feature_record(model_id, attrs, embed, seed=0)
+    metrics.update(model=model_id, dataset="toy", features=record)
     out = tmp_path / model_id
     out.mkdir()
     save_model(model, out / ("model.pt" if is_cnn else "model.npz"))
@@ -57,6 +64,11 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     [
         ("grad-pcr", lambda: PiecewiseConstantRegressor(bin_width=1.0), "grad"),
         ("physfeat2-svr", lambda: SVRegressor(C=100.0, gamma=1 / 64, epsilon=0.12), "physfeat2"),
+        (
+            "cnnpca-svr",
+            lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
+            "cnnpca",
+        ),
         ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
         (
             "mucha-resnet34",
