@@ -22,6 +22,6 @@ rule assemble:
         ising_size=config["ising"]["lattice_size"],
         ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
         seed=config["seed"],
-        config=lambda w: {"seed": config["seed"], w.dataset: config[w.dataset]},
+        config=lambda w: {"seed": config["seed"], w.dataset: result_config(w.dataset)},
     script:
         "../workflow/scripts/assemble.py"

@@ -39,6 +39,16 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# Settings that do not change any result: they reach the jobs as resources, never as
+# params (a changed param reruns a job under Snakemake's default rerun triggers).
+NOT_RESULT_KEYS = {"progress_every"}
+
+
+def result_config(section):
+    """A config section without its NOT_RESULT_KEYS (recorded in the dataset file)."""
+    return {k: v for k, v in config[section].items() if k not in NOT_RESULT_KEYS}
+
+
 def logpath(rule, *wildcards):
     """results/logs/{rule}/{wildcard values}.log, one file per job."""
     name = "_".join(f"{{{w}}}" for w in wildcards) or rule

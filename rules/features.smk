@@ -46,11 +46,12 @@ rule cnn_embedding:
         gpu=1,
         mem_mb=per_attempt(8000),
         runtime=per_attempt(60),
+        # not a param: the device does not change the embedding (no rerun when it changes)
+        device=FEATURE_CONFIG["cnnpca"]["device"],
     params:
         weights=FEATURE_CONFIG["cnnpca"]["embedding_weights"],
         download=FEATURE_CONFIG["cnnpca"]["download_weights"],
         batch_size=FEATURE_CONFIG["cnnpca"]["batch_size"],
-        device=FEATURE_CONFIG["cnnpca"]["device"],
         image_size=FEATURE_CONFIG["cnnpca"]["image_size"],
         seed=config["seed"],
     script:

@@ -19,8 +19,8 @@ rule train_pcr:
         "../envs/microprop.yaml"
     threads: timed_threads
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(10),
     params:
         bin_width=lambda w: config["models"]["pcr"]["bin_width"][w.dataset],
         log_features=lambda w: config["models"]["pcr"]["log_features"][
@@ -48,9 +48,13 @@ rule train_svr:
         "../envs/microprop.yaml"
     threads: timed_threads
     resources:
-        mem_mb=4000,
-        runtime=lambda w: 60
-        + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0),
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(
+            lambda w: 60
+            + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0)
+        ),
+        # not a param: CV threads do not change the chosen values (no rerun when changed)
+        search_threads=SVR_CONFIG["threads"],
     params:
         method=svr_method,
         hyperparameters=svr_hyperparameters,
@@ -68,7 +72,6 @@ rule train_svr:
             "relative": SVR_CONFIG["grid_relative"],
             "grid_max_samples": SVR_CONFIG["grid_max_samples"],
         },
-        n_jobs=SVR_CONFIG["threads"],
         feature_seed=config["seed"],
     script:
         "../workflow/scripts/train_svr.py"

@@ -38,6 +38,8 @@ rule simulate_ch:
     resources:
         mem_mb=per_attempt(2000),
         runtime=per_attempt(CH_RUN_MINUTES),
+        # not a param: how often the log reports does not change the run (no rerun)
+        progress_every=config["ch"]["progress_every"],
     params:
         physics={
             k: v
@@ -47,6 +49,5 @@ rule simulate_ch:
         },
         seed=config["seed"],
         solver=config["ch"]["solver"],
-        progress_every=config["ch"]["progress_every"],
     script:
         "../workflow/scripts/simulate_ch.py"

@@ -226,6 +226,35 @@ def test_rebuilding_one_figure_after_a_run(smoke_run):
     assert counts == {"train_pcr": n_models, "fraction_study": 1, "fig09_fraction": 1}
 
 
+# Settings that change no result (how often a log reports, the torch device, thread
+# counts): a finished run has nothing to redo after changing them.
+NOT_RESULT_SETTINGS = """
+ch:
+  progress_every: 7
+features:
+  cnnpca:
+    device: cpu
+models:
+  svr:
+    threads: 1
+"""
+
+
+@pytest.mark.workflow
+def test_settings_that_change_no_result_rerun_nothing(smoke_run, tmp_path):
+    overlay = tmp_path / "not_results.yaml"
+    overlay.write_text(NOT_RESULT_SETTINGS)
+    smoke = merged_config(SMOKE)
+    for section, sub in yaml.safe_load(NOT_RESULT_SETTINGS).items():  # each a real change
+        for key, value in sub.items():
+            leaf = value if not isinstance(value, dict) else next(iter(value.values()))
+            old = smoke[section][key]
+            old = old if not isinstance(value, dict) else old[next(iter(value))]
+            assert old != leaf, (section, key)
+    proc = snakemake(smoke_run, "-n", "--configfile", SMOKE, str(overlay))
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
 def smoke_targets():
     config = load_config(SMOKE)
     return [

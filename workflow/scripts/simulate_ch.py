@@ -17,7 +17,7 @@ write_run(
     seed=p.seed,
     run=int(sm.wildcards.run),
     logger=log,
-    progress_every=p.progress_every,
+    progress_every=sm.resources.progress_every,
     solver=p.solver,
 )
 log.info("wrote %s", sm.output.run)

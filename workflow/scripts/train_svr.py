@@ -53,7 +53,7 @@ if method == "tpe":
         max_samples=s["max_samples"],
         max_iter=s["max_iter"],
         n_startup_trials=s["n_startup_trials"],
-        n_jobs=p.n_jobs,
+        n_jobs=sm.resources.search_threads,
         **options,
     )
 elif method == "grid":
@@ -73,7 +73,7 @@ elif method == "grid":
         cv_folds=s["cv_folds"],
         max_samples=s["grid_max_samples"],
         relative=s["relative"],
-        n_jobs=p.n_jobs,
+        n_jobs=sm.resources.search_threads,
         **options,
     )
 else:
@@ -87,7 +87,7 @@ metrics["n_trials"] = int(search["n_trials"]) if search else 0
 if search:
     metrics["seconds"]["search"] = search["seconds"]
 metrics["cv"] = {"chosen": hyper, **search} if search else None
-metrics["threads"] = {"search_n_jobs": int(p.n_jobs), "svr_fit": 1}
+metrics["threads"] = {"search_n_jobs": int(sm.resources.search_threads), "svr_fit": 1}
 with atomic_path(sm.output.trials) as tmp:
     pd.DataFrame(trials or [{**hyper, "cv_rmse": float("nan")}]).to_csv(tmp, index=False)
 
