@@ -313,6 +313,12 @@ def test_count_domains_periodic():
     assert count_domains(img) == (2, 1)
 
 
+# Bounds of the slow production test: largest relative difference of E(t) over part 1
+# between the default mesh and twice the mesh, and between Δt and Δt/2.
+MESH_BOUND = 0.05
+DT_BOUND = 0.02
+
+
 def _production_params(**kw):
     """The ``ch:`` physics of config/config.yaml (the dataset's parameters)."""
     from pathlib import Path

@@ -102,7 +102,7 @@ class CHParams:
     """Physics and numerics of one Cahn-Hilliard run (see config ``ch:``)."""
 
     length: float = 20.0  # µm, domain side (paper)
-    n_cells: int = 96  # mesh cells per side
+    n_cells: int = 128  # mesh cells per side
     c0: float = 50.0  # pJ µm⁻³, double-well height scale (paper)
     k_c: float = 10.0  # pJ µm⁻¹, gradient energy coefficient (paper)
     mobility: float = 7.0  # µm⁵ pJ⁻¹ s⁻¹
