@@ -25,9 +25,11 @@ import yaml
 
 from microprop.cahn_hilliard import (
     CRITERIA_BANDS,
+    CahnHilliard,
     CHParams,
     criteria,
     criteria_met,
+    run_seed,
     simulate_run,
 )
 from microprop.io import read_attrs
@@ -42,6 +44,12 @@ def from_file(path: Path) -> tuple[dict, CHParams, int]:
     p = CHParams.from_dict({k: v for k, v in attrs.items() if k in names})
     with h5py.File(path, "r") as f:
         out = {k: f[k][()] for k in ARRAYS}
+        if "energy_initial" in f:
+            out["energy_initial"] = f["energy_initial"][()]
+    if "energy_initial" not in out:  # older run files: rebuild the (seeded) initial field
+        sim = CahnHilliard(p)
+        sim.set_initial_random(run_seed(int(attrs["seed"]), int(attrs["run"])))
+        out["energy_initial"] = sim.energy()["total"]
     return out, p, int(attrs["run"])
 
 

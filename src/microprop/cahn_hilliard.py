@@ -605,7 +605,8 @@ def simulate_run(
     """One run of the paper's protocol; returns the arrays of a run file.
 
     ``images`` (n, N, N) uint8, ``energy`` (total), ``energy_bulk``, ``energy_grad``,
-    ``energy_elastic``, ``time``, ``step``, ``mean_c``, one entry per saved step.
+    ``energy_elastic``, ``time``, ``step``, ``mean_c``, one entry per saved step, and
+    ``energy_initial`` (0-d), E of the initial field before the first step.
     Raises :class:`SimulationError` on NaN or a failed solve.
     """
     log = logger or logging.getLogger("microprop.cahn_hilliard")
@@ -639,6 +640,7 @@ def simulate_run(
     }
     e0 = sim.energy()
     log.info("initial: mean c = %.6f, E = %.6g %s", sim.cbar.value, e0["total"], "pJ/um")
+    out["energy_initial"] = np.array(e0["total"])  # E of the initial field (not an image)
     progress = Progress(len(dts), "steps", every=progress_every, logger=log)
     k = 0
     for i, dt in enumerate(dts, start=1):
@@ -767,7 +769,8 @@ def criteria(out: dict[str, np.ndarray], params: CHParams) -> dict[str, float]:
         whether it lies in part 1; (b) phase purity at the end of part 1
         (:func:`phase_purity`); (c) domains of each phase at the ends of parts 1 and 2;
         (d) the 10-90 interface width at the end in pixels and in mesh cells; (e) elastic
-        share of E at the end; the energies of the bands in :data:`CRITERIA_BANDS`.
+        share of E at the end; the energies of the bands in :data:`CRITERIA_BANDS`
+        (``E_start``: E of the initial field, ``E_max``: the largest E of an image).
     With a random initial field the steepest drop of E is the smoothing of that field in
     the first steps; the spinodal separation is the steepest drop of the bulk energy
     (``a_bulk_kink_time_s``, searched in part 1).
@@ -794,7 +797,7 @@ def criteria(out: dict[str, np.ndarray], params: CHParams) -> dict[str, float]:
         "d_interface_width_px": float(width),
         "d_cells_across_interface": float(width * params.n_cells / params.image_size),
         "e_elastic_share_end": float(out["energy_elastic"][-1] / out["energy"][-1]),
-        "E_start": float(E[0]),
+        "E_start": float(out.get("energy_initial", E[0])),
         "E_max": float(E.max()),
         "E_end_part1": float(E[n1 - 1]) if n1 else float(E[0]),
         "E_end": float(E[-1]),
