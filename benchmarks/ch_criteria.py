@@ -65,7 +65,12 @@ def table(rows: list[dict]) -> tuple[str, dict]:
         v = np.array([r[k] for r in rows])
         band = CRITERIA_BANDS.get(k)
         ok = int(sum(bool(band[0] <= x <= band[1]) for x in v)) if band else None
-        data[k] = {"mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()), "in_band": ok}
+        data[k] = {
+            "mean": float(v.mean()),
+            "min": float(v.min()),
+            "max": float(v.max()),
+            "in_band": ok,
+        }
         bs = f"[{band[0]:g}, {band[1]:g}]" if band else ""
         okstr = f"{ok}/{len(v)}" if band else ""
         lines.append(f"| {k} | {bs} | {v.mean():.4g} | {v.min():.4g} | {v.max():.4g} | {okstr} |")

@@ -207,9 +207,7 @@ def discrete_elastic_bound(
     (cached); the continuum counterpart is :meth:`CHParams.elastic_B`.
     """
     n, L = int(n_cells), float(length)
-    msh = mesh.create_rectangle(
-        MPI.COMM_SELF, [[0.0, 0.0], [L, L]], [n, n], mesh.CellType.triangle
-    )
+    msh = mesh.create_rectangle(MPI.COMM_SELF, [[0.0, 0.0], [L, L]], [n, n], mesh.CellType.triangle)
     Z = fem.functionspace(msh, ("Lagrange", 1, (2,)))
     pz = periodic_map(Z, (L, L))
     tr, te = ufl.TrialFunction(Z), ufl.TestFunction(Z)
