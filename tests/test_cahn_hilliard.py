@@ -10,11 +10,17 @@ import pytest
 
 # isort: on
 from microprop.cahn_hilliard import (
+    CRITERIA_BANDS,
     CahnHilliard,
     CHParams,
     SimulationError,
     count_domains,
     criteria,
+    criteria_met,
+    discrete_elastic_bound,
+    distance_to_contour_px,
+    phase_purity,
+    run_seed,
     simulate_run,
     write_run,
 )
@@ -150,11 +156,47 @@ def _B(p):
     return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
 
 
-def test_elastic_bounds_used_for_stabilization():
+def test_stabilization_uses_the_discrete_elastic_bound():
     p = params(eps0=0.01)
     bmin, bmax = p.elastic_B()
     assert (bmin, bmax) == pytest.approx(_B(p))
-    assert p.stabilization_S() == pytest.approx(p.c0 + bmax / 2)
+    lam_min, lam_max = discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)
+    assert p.stabilization_S() == pytest.approx(p.c0 + lam_max / 2)
+    # The discrete form is stiffer than the continuum bound (the reason for using it) and
+    # never above the unrelaxed e_sigma; its soft end is near the continuum B_min.
+    e_sigma = p.eps0**2 * 2 * (p.C11 + p.C12) * 1000
+    assert bmax < lam_max <= e_sigma * (1 + 1e-12)
+    assert lam_min == pytest.approx(bmin, rel=0.1)
+    assert params(elasticity=False).stabilization_S() == pytest.approx(50.0)
+
+
+def test_discrete_elastic_bound_equals_dense_eigenvalues():
+    """The circulant-symbol bound equals the extreme generalized eigenvalues of
+    B_h = e_sigma M_c - B_cᵀ K⁺ B_c (dense, reduced, zero-mean c) on a small mesh."""
+    from scipy.linalg import eigh, null_space
+
+    n = 6
+    p = params(n_cells=n, eps0=0.01)
+    sim = CahnHilliard(p)
+
+    def dense(A):
+        r0, r1 = A.getOwnershipRange()
+        out = np.zeros(A.getSize())
+        for i in range(r0, r1):
+            cols, vals = A.getRow(i)
+            out[i, cols] = vals
+        return out
+
+    Pw, Pu = dense(sim.pw.P), dense(sim.pu.P)
+    K = Pu.T @ dense(sim.K_full) @ Pu
+    Bc = (Pu.T @ dense(sim.B_c) @ Pw)[:, 0::2]  # c components of the blocked (c, μ)
+    M = (Pw.T @ dense(sim.Mc) @ Pw)[0::2, 0::2]
+    e_sigma = p.eps0**2 * 2 * (p.C11 + p.C12) * 1000
+    Bh = e_sigma * M - Bc.T @ np.linalg.pinv(K, rcond=1e-10, hermitian=True) @ Bc
+    Z = null_space((M @ np.ones(len(M)))[None, :])  # zero-mean fields
+    lam = eigh(Z.T @ Bh @ Z, Z.T @ M @ Z, eigvals_only=True)
+    got = discrete_elastic_bound(n, p.length, p.eps0, p.C11, p.C12, p.C44)
+    assert got == pytest.approx((lam.min(), lam.max()), rel=1e-8)
 
 
 def test_energy_converges_under_mesh_and_dt_refinement():
@@ -223,13 +265,45 @@ def test_non_convergence_fails_with_clear_message():
             sim.step(float(dt))
 
 
+def _stripes(xi_px):
+    """64 x 64 image: two vertical stripes of each phase, contours at x = 16 and 48 px,
+    c = ½(1 + tanh(d / 2ξ)) of the signed distance d to the nearest contour."""
+    x = np.arange(64) + 0.5
+    d = 16 - np.abs(x - 32)
+    return np.tile(0.5 * (1 + np.tanh(d / (2 * xi_px))), (64, 1))
+
+
+def test_distance_to_contour_and_phase_purity_on_known_profiles():
+    img = _stripes(1.0)
+    d = distance_to_contour_px(img)
+    assert d[5].tolist() == pytest.approx(list(np.abs(np.abs(np.arange(64) + 0.5 - 32) - 16)))
+    # ξ = 1 px: c = 0.9 at 2.2 ξ = 2.2 px, every pixel beyond 2 px (d = 2.5, 3.5, ...)
+    # is pure; ξ = 1.5 px: c = 0.9 at 3.3 px, so the d = 2.5 pixels (2 of the 28 far
+    # columns of each phase) are not.
+    assert phase_purity(img) == 1.0
+    assert phase_purity(_stripes(1.5)) == pytest.approx(26 / 28)
+    assert count_domains(img) == (1, 1)  # one stripe of c > 0.5, one wrapping the edge
+
+
 def test_criteria_on_a_short_run():
+    """The criteria are measured on a run's arrays (values checked against the arrays);
+    the production bands are asserted in the slow test."""
     p = params()
     out = simulate_run(p, seed=0, run=0)
     c = criteria(out, p)
-    assert 0 <= c["b_sharp_pixels_end_part1"] <= 1
-    assert c["e_elastic_share_end"] > 0
-    assert c["E_end"] < c["E_start"]
+    sim = CahnHilliard(p)
+    sim.set_initial_random(run_seed(0, 0))
+    assert c["E_start"] == pytest.approx(sim.energy()["total"], rel=1e-12)
+    assert c["E_start"] > out["energy"][0] and c["E_end"] == out["energy"][-1]
+    assert c["E_max"] == out["energy"].max()
+    assert c["e_elastic_share_end"] == pytest.approx(out["energy_elastic"][-1] / out["energy"][-1])
+    assert c["d_cells_across_interface"] == pytest.approx(
+        c["d_interface_width_px"] * p.n_cells / p.image_size
+    )
+    assert c["c_min_domains_end"] == min(c["c_domains_end"])
+    met = criteria_met(c)
+    assert set(met) == set(CRITERIA_BANDS)
+    assert met["E_start"] is False  # 32 x 32 test physics: E far below the paper's scale
 
 
 def test_count_domains_periodic():
@@ -238,3 +312,80 @@ def test_count_domains_periodic():
     img[0, :] = 1
     img[-1, :] = 1  # wraps onto row 0: one stripe
     assert count_domains(img) == (2, 1)
+
+
+# Bounds of the slow production test: largest relative difference of E(t) over part 1
+# between the default mesh and twice the mesh, and between Δt and Δt/2. At t = 0 the
+# mesh difference is that of the initial field itself (the P1 interpolant of the
+# bilinear random field on each mesh: 6169 vs 5720 pJ/um for run 0, 7.9%); it is bounded
+# separately from the evolution after the grid-scale roughness has relaxed (t >= T_RELAXED).
+# Measured (run 0 of config/config.yaml, 128 vs 256 cells): 0.079 at t = 0, 0.0020 after
+# t = 1e-4 s (0.0018 at the end of part 1); Δt vs Δt/2: 0.0146 at most, 0.0024 at the end.
+MESH_BOUND_INITIAL = 0.10
+T_RELAXED = 1e-4  # s
+MESH_BOUND = 0.005
+DT_BOUND = 0.03
+
+
+def _production_params(**kw):
+    """The ``ch:`` physics of config/config.yaml (the dataset's parameters)."""
+    from pathlib import Path
+
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())["ch"]
+    workflow = ("n_runs", "n_test_runs", "figure_run", "solver", "progress_every")
+    return CHParams.from_dict({**{k: v for k, v in cfg.items() if k not in workflow}, **kw})
+
+
+@pytest.mark.slow
+def test_production_part1_mesh_and_dt_convergence_energy_stability():
+    """Part 1 of a run at the config's parameters (2000 log-spaced steps): on the default
+    mesh, on twice the mesh (2 n_cells) and with half the time step (every step split in
+    two). E(t) at every step agrees within the stated bounds (the mesh bound after the
+    initial grid-scale relaxation); E never rises (every step
+    at the default mesh, through part 1 and the first 200 steps of part 2, Δt = dt); the
+    issue's energy bands of part 1 hold."""
+    p = _production_params()
+    dts = p.dts()[: p.part1_steps]
+
+    def run(q, split=1, extra=()):
+        sim = CahnHilliard(q)
+        sim.set_initial_random(run_seed(0, 0))
+        E = [sim.energy()["total"]]
+        for dt in dts:
+            for _ in range(split):
+                sim.step(float(dt) / split)
+            E.append(sim.energy()["total"])
+        img1 = sim.image()
+        for dt in extra:
+            sim.step(float(dt))
+            E.append(sim.energy()["total"])
+        return np.array(E), img1
+
+    E, img1 = run(p, extra=[p.dt] * 200)
+    E_fine, _ = run(_production_params(n_cells=2 * p.n_cells))
+    E_half, _ = run(p, split=2)
+    n1 = len(dts) + 1
+    # Energy stability at production parameters (round-off allowance only).
+    assert np.all(np.diff(E) <= 1e-10 * E[:-1]), np.diff(E).max()
+    t = np.concatenate([[0.0], np.cumsum(dts)])
+    relaxed = t >= T_RELAXED
+    mesh_err = np.abs(E[:n1] / E_fine - 1)
+    dt_err = np.abs(E[:n1] / E_half - 1)
+    print(
+        f"relative E difference, 2x mesh: t = 0 {mesh_err[0]:.4f}, max over t >= {T_RELAXED:g} s"
+        f" {mesh_err[relaxed].max():.4f}, at the end of part 1 {mesh_err[-1]:.4f}; half dt: "
+        f"max {dt_err.max():.4f}, at the end of part 1 {dt_err[-1]:.4f}"
+    )
+    assert mesh_err[0] < MESH_BOUND_INITIAL, mesh_err[0]
+    assert mesh_err[relaxed].max() < MESH_BOUND, mesh_err[relaxed].max()
+    assert dt_err.max() < DT_BOUND, dt_err.max()
+    # The issue's energy bands reachable in part 1 at the default mesh: E of the initial
+    # field, and the first image's E (the dataset's largest). Phase purity at the end of
+    # part 1 does not reach the issue's 0.9 (README, "Cahn-Hilliard data"); it must
+    # still show separated phases.
+    lo, hi = CRITERIA_BANDS["E_start"]
+    assert lo <= E[0] <= hi
+    assert E[1] >= CRITERIA_BANDS["E_max"][0]
+    assert phase_purity(img1) > 0.3

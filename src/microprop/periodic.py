@@ -121,6 +121,28 @@ def periodic_map(V, box, pin_component_at_origin: bool = False, tol: float = 1e-
     return PeriodicMap(master=master, n_master=n_master, P=P)
 
 
+def _grid_numbering(pmap: PeriodicMap, V, box, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(perm, ij): the master node at each grid position (row-major) and the grid
+    position (i, j) of each master node, for the nodes of a structured n x n mesh."""
+    Lx, Ly = (float(v) for v in box)
+    bs = V.dofmap.index_map_bs
+    x = V.tabulate_dof_coordinates()[:, :2]
+    node_master = pmap.master[::bs] // bs
+    if np.any(pmap.master < 0):
+        raise ValueError("CirculantSolver needs an unpinned periodic map")
+    n_nodes = pmap.n_master // bs
+    if n_nodes != n * n:
+        raise ValueError(f"{n_nodes} periodic nodes, expected {n * n}: not an n x n grid")
+    ij = np.empty((n_nodes, 2), np.int64)
+    ij[node_master, 0] = np.rint(x[:, 0] / (Lx / n)).astype(np.int64) % n
+    ij[node_master, 1] = np.rint(x[:, 1] / (Ly / n)).astype(np.int64) % n
+    perm = np.empty(n * n, np.int64)  # grid position (row-major) -> master node
+    perm[ij[:, 0] * n + ij[:, 1]] = np.arange(n_nodes)
+    if len(np.unique(perm)) != n * n:
+        raise ValueError("periodic nodes do not form an n x n grid")
+    return perm, ij
+
+
 class CirculantSolver:
     """Exact FFT solver for translation-invariant operators on a periodic grid.
 
@@ -136,38 +158,30 @@ class CirculantSolver:
     """
 
     def __init__(self, pmap: PeriodicMap, V, box, n: int, matrices: list[PETSc.Mat]):
-        Lx, Ly = (float(v) for v in box)
-        bs = V.dofmap.index_map_bs
-        x = V.tabulate_dof_coordinates()[:, :2]
-        node_master = pmap.master[::bs] // bs
-        if np.any(pmap.master < 0):
-            raise ValueError("CirculantSolver needs an unpinned periodic map")
-        n_nodes = pmap.n_master // bs
-        if n_nodes != n * n:
-            raise ValueError(f"{n_nodes} periodic nodes, expected {n * n}: not an n x n grid")
-        ij = np.empty((n_nodes, 2), np.int64)
-        ij[node_master, 0] = np.rint(x[:, 0] / (Lx / n)).astype(np.int64) % n
-        ij[node_master, 1] = np.rint(x[:, 1] / (Ly / n)).astype(np.int64) % n
-        self.n, self.bs = n, bs
-        self.perm = np.empty(n * n, np.int64)  # grid position (row-major) -> master node
-        self.perm[ij[:, 0] * n + ij[:, 1]] = np.arange(n_nodes)
-        if len(np.unique(self.perm)) != n * n:
-            raise ValueError("periodic nodes do not form an n x n grid")
-        node0 = self.perm[0]
-        self.symbols = []
-        for A in matrices:
-            s = np.zeros((bs, bs, n, n))
-            for a in range(bs):
-                cols, vals = A.getRow(int(node0 * bs + a))
-                nodes, b = cols // bs, cols % bs
-                np.add.at(s, (a, b, ij[nodes, 0], ij[nodes, 1]), vals)
-            # Â(k) = sum_d s(d) exp(+2πi k·d/n) = n² ifft2(s), on the rfft half plane.
-            sym = (n * n) * np.fft.ifft2(s, axes=(2, 3))[..., : n // 2 + 1]
-            self.symbols.append(np.moveaxis(sym, (0, 1), (-2, -1)))  # (n, n//2+1, bs, bs)
+        self.n, self.bs = n, V.dofmap.index_map_bs
+        self.perm, self._ij = _grid_numbering(pmap, V, box, n)
+        self.symbols = [self.symbol(A) for A in matrices]
         self._inv = None
         self._matrices = matrices
         self.weights = [1.0] + [0.0] * (len(matrices) - 1)
         self.set_weights([1.0] + [0.0] * (len(matrices) - 1))
+
+    def symbol(self, A: PETSc.Mat) -> np.ndarray:
+        """The block symbol ``Â(k)`` (n, n//2+1, bs, bs) of a block-circulant reduced
+        matrix with this solver's layout (the rfft half plane of wave vectors k): ``A``
+        maps a plane wave of wave vector k in component b to ``Â(k)[a, b]`` times that
+        wave in component a. A real symmetric ``A`` has Hermitian ``Â(k)``, and the
+        eigenvalues of ``A`` are those of the ``Â(k)`` over all k."""
+        n, bs, ij = self.n, self.bs, self._ij
+        node0 = self.perm[0]
+        s = np.zeros((bs, bs, n, n))
+        for a in range(bs):
+            cols, vals = A.getRow(int(node0 * bs + a))
+            nodes, b = cols // bs, cols % bs
+            np.add.at(s, (a, b, ij[nodes, 0], ij[nodes, 1]), vals)
+        # Â(k) = sum_d s(d) exp(+2πi k·d/n) = n² ifft2(s), on the rfft half plane.
+        sym = (n * n) * np.fft.ifft2(s, axes=(2, 3))[..., : n // 2 + 1]
+        return np.moveaxis(sym, (0, 1), (-2, -1))
 
     def set_weights(self, weights) -> None:
         """Solve with ``sum_i weights[i] * matrices[i]`` from now on."""
