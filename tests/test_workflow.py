@@ -311,5 +311,8 @@ def test_report_holds_every_figure_and_the_table2_values(smoke_run):
     assert embedded == table
     for model in config["models"]["ids"]:
         assert model in embedded
-    # the workflow description quotes this run's config, not fixed numbers
+    # the workflow description and captions quote this run's config, not fixed numbers
     assert f"{config['ising']['n_images']} images" in html
+    if "ch" in config["datasets"]:
+        caption = entries["results/figures/ch_energy.png"]["caption"]
+        assert f"({config['ch']['part1_steps']} steps" in caption, caption
