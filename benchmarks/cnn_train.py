@@ -8,7 +8,8 @@ Paths measured side by side, interleaved round by round so that other load on a 
 machine hits both alike:
 
 - ``new``: the project's settings (``amp=True``: bfloat16 autocast where the CPU or GPU
-  supports it; ``channels_last=True``; fused Adam/SGD);
+  supports it, except the ``--cpu-float32`` architectures on the CPU;
+  ``channels_last=True``; fused Adam/SGD);
 - ``old`` (with ``--old``): the path before these settings, float32, NCHW, unfused
   optimizer (``amp=False, channels_last=False, fused_optimizer=False``), which is what
   the CPU ran before.
@@ -48,6 +49,9 @@ PATHS = {
 
 
 def throughput(arch: str, path: str, n_images: int, epochs: int, args) -> list[float]:
+    options = dict(PATHS[path])
+    if path == "new" and arch in args.cpu_float32:
+        options["cpu_amp"] = False
     """Training images/s of each epoch after the first (warm-up)."""
     rng = np.random.default_rng(0)
     mucha = arch == "mucha"
@@ -64,7 +68,7 @@ def throughput(arch: str, path: str, n_images: int, epochs: int, args) -> list[f
         threads=args.threads,
         device=args.device,
         seed=0,
-        **PATHS[path],
+        **options,
     ).fit(X, y)
     return [model.n_fit_ / h["train_seconds"] for h in model.history_[1:]]
 
@@ -120,6 +124,12 @@ def main(argv=None) -> dict:
         "--archs", nargs="+", default=[*ARCHITECTURES, "mucha"], help="mucha: ResNet34, 3 ch"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cpu-float32",
+        nargs="*",
+        default=["efficientnet_b0"],
+        help="archs whose new path stays float32 on the CPU (the config's cpu_float32)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--images", type=int, default=0, help="images per epoch (0: by arch)")
     parser.add_argument("--epochs", type=int, default=3, help="first one is a warm-up")

@@ -218,5 +218,6 @@ def cnn_options(wildcards):
     options = {k: CNN_CONFIG[k] for k in keys}
     options["device"] = CNN_CONFIG["device"]
     options["download"] = CNN_CONFIG["download_weights"]
+    options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]
     options.update(cnn_budget(wildcards.model))
     return options

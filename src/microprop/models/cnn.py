@@ -32,14 +32,16 @@ Devices and speed
     CUDA when present, else the CPU with ``threads`` threads. With ``amp`` the forward and
     backward passes of training and validation run under ``torch.autocast`` in bfloat16
     on CUDA (fp16 with a gradient scaler where bf16 is missing) and on CPUs with native
-    bf16 (AMX-BF16 / AVX512-BF16, :func:`cpu_supports_bf16`); the weights, the optimizer
-    and the final test predictions stay float32. ``channels_last`` stores activations
-    NHWC (oneDNN's and cuDNN's fast layout); ``fused_optimizer`` uses the fused (one
-    kernel) implementation of Adam or SGD, the same update. The images stay uint8
-    tensors in memory (on the device for CUDA) and batches are gathered from them; the
-    loss is summed on the device (no host sync per step). On the CPU the run is
-    deterministic for a given seed: initial weights, validation split and batch order
-    all come from ``seed`` and deterministic algorithms are enforced.
+    bf16 (AMX-BF16 / AVX512-BF16, :func:`cpu_supports_bf16`) unless ``cpu_amp=False``
+    (EfficientNet-B0's depthwise convolutions train slower in bf16 on the CPU); the
+    weights, the optimizer and the final test predictions stay float32.
+    ``channels_last`` stores activations NHWC (oneDNN's and cuDNN's fast layout);
+    ``fused_optimizer`` uses the fused (one kernel) implementation of Adam or SGD, the
+    same update. The images stay uint8 tensors in memory (on the device for CUDA) and
+    batches are gathered from them; the loss is summed on the device (no host sync per
+    step). On the CPU the run is deterministic for a given seed: initial weights,
+    validation split and batch order all come from ``seed`` and deterministic
+    algorithms are enforced.
     ``benchmarks/cnn_train.py`` measures these settings against the path of before:
     float32, NCHW, unfused optimizer (``amp=False, channels_last=False,
     fused_optimizer=False``). ``torch.compile`` was tried and is not used: about 3
@@ -210,6 +212,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         val_fraction: float = 0.2,
         momentum: float = 0.9,
         amp: bool = True,
+        cpu_amp: bool = True,
         channels_last: bool = True,
         fused_optimizer: bool = True,
         bn_recalibrate: bool = True,
@@ -234,6 +237,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.val_fraction = val_fraction
         self.momentum = momentum
         self.amp = amp
+        self.cpu_amp = cpu_amp
         self.channels_last = channels_last
         self.fused_optimizer = fused_optimizer
         self.bn_recalibrate = bn_recalibrate
@@ -262,7 +266,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             return None
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device.type == "cpu" and cpu_supports_bf16():
+        if device.type == "cpu" and self.cpu_amp and cpu_supports_bf16():
             return torch.bfloat16
         return None
 
