@@ -557,7 +557,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             best_val_loss=min(
                 (h["val_loss"] for h in self.history_ if h["val_loss"] is not None), default=None
             ),
-            check_r2=float(self.check_r2_),
+            check_r2=float(self.check_r2_) if math.isfinite(self.check_r2_) else None,
             bn_recalibrated=bool(self.bn_recalibrated_),
         )
         return params
