@@ -254,13 +254,26 @@ def timed_threads(wildcards):
     return cores if 0 < cores < 4096 else 1
 
 
+CNN_SPEED_KEYS = ("amp", "channels_last", "fused_optimizer", "bn_recalibrate", "min_r2")
+
+
+def cnn_budget(model_id):
+    """Training-image cap and epoch caps of a CNN model id (models.cnn.budget)."""
+    budget = CNN_CONFIG["budget"].get(model_id) or {}
+    return {
+        "max_train": budget.get("max_train") or 0,
+        "max_epochs": budget.get("max_epochs") or CNN_CONFIG["max_epochs"],
+        "head_epochs": budget.get("head_epochs") or CNN_CONFIG["head_epochs"],
+    }
+
+
 def cnn_options(wildcards):
-    """CNNRegressor options of a CNN model id (the architecture's training-image cap)."""
-    arch = wildcards.model.split("-")[0]
-    keys = ("max_epochs", "head_epochs", "batch_size", "lr", "finetune_lr", "min_lr")
-    keys += ("plateau_factor", "plateau_patience", "patience", "val_fraction", "amp")
+    """CNNRegressor options of a CNN model id (its budget, then the shared settings)."""
+    keys = ("batch_size", "lr", "finetune_lr", "min_lr", "plateau_factor")
+    keys += ("plateau_patience", "patience", "val_fraction") + CNN_SPEED_KEYS
     options = {k: CNN_CONFIG[k] for k in keys}
     options["device"] = CNN_CONFIG["device"]
     options["download"] = CNN_CONFIG["download_weights"]
-    options["max_train"] = CNN_CONFIG["max_train"][arch]
+    options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]
+    options.update(cnn_budget(wildcards.model))
     return options

@@ -96,7 +96,8 @@ rule train_cnn:
     resources:
         gpu=1,
         mem_mb=8000,
-        runtime=30 + 3 * (CNN_CONFIG["max_epochs"] + CNN_CONFIG["head_epochs"]),
+        runtime=lambda w: 30
+        + 3 * sum(cnn_budget(w.model)[k] for k in ("max_epochs", "head_epochs")),
     params:
         options=cnn_options,
     script:
@@ -129,9 +130,9 @@ rule train_mucha:
             "batch_size": MUCHA_CONFIG["batch_size"],
             "lr": MUCHA_CONFIG["lr"],
             "momentum": MUCHA_CONFIG["momentum"],
-            "amp": CNN_CONFIG["amp"],
             "device": CNN_CONFIG["device"],
             "max_train": MUCHA_CONFIG["max_train"],
+            **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
         },
     script:
         "../workflow/scripts/train_cnn.py"

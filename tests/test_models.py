@@ -10,6 +10,7 @@ from microprop.metrics import regression_metrics
 from microprop.models import PiecewiseConstantRegressor, SVRegressor
 from microprop.models.cnn import (
     ARCHITECTURES,
+    FLAG_NOT_LEARNED,
     CNNRegressor,
     build_network,
     head_of,
@@ -181,10 +182,19 @@ def test_every_architecture_has_one_output_and_trains(arch):
     assert head_of(model.model_.net).out_features == 1
 
 
-def test_cnn_beats_mean_and_is_deterministic(tmp_path):
+def test_cnn_learns_keeps_best_checkpoint_and_is_deterministic(tmp_path):
+    """A small ResNet18 (bf16 autocast where the CPU has it) lowers its validation loss
+    over a few epochs, keeps the checkpoint of the lowest validation loss, is not
+    flagged, beats the mean on held-out images and repeats itself for one seed."""
     X, y = grey_images(160, 1)
     opts = dict(arch="resnet18", max_epochs=4, batch_size=16, threads=2, seed=5)
     a = CNNRegressor(**opts).fit(X[:128], y[:128])
+    val = [h["val_loss"] for h in a.history_]
+    assert len(val) == 4 and min(val[1:]) < val[0], val
+    summary = a.training_summary()
+    assert summary["epochs_run"] == 4 and summary["max_epochs"] == 4
+    assert summary["best_epoch"] == int(np.argmin(val)) + 1
+    assert summary["learned"] and summary["flag"] is None and a.check_r2_ >= a.min_r2
     pred = a.predict(X[128:])
     assert beats_mean(pred, y[128:], y[:128])
     assert a.n_val_ == round(0.2 * 128)  # 20 % held out for validation
@@ -195,6 +205,40 @@ def test_cnn_beats_mean_and_is_deterministic(tmp_path):
     a.save(tmp_path / "model.pt")
     loaded = CNNRegressor.load(tmp_path / "model.pt")
     np.testing.assert_allclose(loaded.predict(X[128:]), pred, rtol=1e-6)
+    assert loaded.training_summary() == summary
+
+
+def test_cnn_that_cannot_learn_is_flagged(caplog):
+    """Targets unrelated to the images: the model ends no better than a constant
+    predictor on the validation images (R² < min_r2) and carries the contract's flag."""
+    X, _ = grey_images(40, 4)
+    y = np.random.default_rng(99).permutation(np.linspace(0, 255, 40))  # unrelated to X
+    with caplog.at_level("WARNING", logger="microprop"):
+        model = CNNRegressor(max_epochs=1, batch_size=8, threads=2, seed=0).fit(X, y)
+    assert model.check_r2_ < model.min_r2
+    assert any(FLAG_NOT_LEARNED in r.getMessage() for r in caplog.records)
+    assert model.training_summary() == {
+        "epochs_run": 1,
+        "max_epochs": 1,
+        "best_epoch": 1,
+        "learned": False,
+        "flag": FLAG_NOT_LEARNED,
+    }
+    assert FLAG_NOT_LEARNED == "did not learn: budget too small"
+
+
+def test_batchnorm_recalibration_is_kept_only_when_it_helps():
+    """Recomputing BatchNorm statistics on the training images is kept only where it
+    lowers the check loss: that loss is never above the run without it."""
+    X, y = grey_images(48, 2, channels=3)
+    opts = dict(protocol="mucha", max_epochs=2, batch_size=16, threads=2, seed=0)
+    without = CNNRegressor(bn_recalibrate=False, **opts).fit(X, y)
+    with_bn = CNNRegressor(bn_recalibrate=True, **opts).fit(X, y)
+    assert not without.bn_recalibrated_
+    assert with_bn.check_loss_ <= without.check_loss_
+    if not with_bn.bn_recalibrated_:  # discarded: the very same weights and statistics
+        a, b = without.model_.state_dict(), with_bn.model_.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_mucha_protocol_trains_resnet34_on_three_channels():
@@ -244,3 +288,8 @@ def test_pretrained_loads_the_cached_weights_file(tmp_path, monkeypatch):
     model = CNNRegressor(pretrained=True, max_epochs=1, head_epochs=1, threads=1).fit(X, y)
     assert [h["phase"] for h in model.history_] == ["head", "finetune"]
     assert model.history_[1]["lr"] == pytest.approx(1e-4)
+    # epochs count over both phases; the best checkpoint may come from either
+    summary = model.training_summary()
+    assert summary["epochs_run"] == 2 and summary["max_epochs"] == 2
+    best = int(np.argmin([h["val_loss"] for h in model.history_])) + 1
+    assert summary["best_epoch"] == best

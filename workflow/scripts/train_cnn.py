@@ -32,6 +32,7 @@ model, metrics, table = fit_evaluate(
     estimator, data, float(w.frac), int(w.seed), flatten=False, max_train=max_train
 )
 metrics.update(
+    **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag
     model=w.model,
     dataset=w.dataset,
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
@@ -39,5 +40,15 @@ metrics.update(
 )
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
-log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
+log.info(
+    "%s on %s: RMSE %.4g, R2 %.4f; %d of %d epochs, best epoch %d%s",
+    w.model,
+    w.dataset,
+    metrics["rmse"],
+    metrics["r2"],
+    metrics["epochs_run"],
+    metrics["max_epochs"],
+    metrics["best_epoch"],
+    f"; {metrics['flag']}" if metrics["flag"] else "",
+)
 write_model_outputs(sm.output, model, metrics, table)

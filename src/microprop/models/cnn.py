@@ -28,12 +28,33 @@ MuCha protocol (``protocol="mucha"``, section 3.2.4)
     SGD at lr 1e-3 with momentum 0.9, L1 loss, a fixed number of epochs, no validation
     split and no schedule; the final weights are kept.
 
-Devices
-    CUDA when present, with automatic mixed precision (bf16 where supported, else fp16
-    with a gradient scaler) and channels_last tensors; otherwise the CPU with ``threads``
-    threads. On the CPU the run is deterministic for a given seed: initial weights,
-    validation split and batch order all come from ``seed`` and deterministic algorithms
-    are enforced.
+Devices and speed
+    CUDA when present, else the CPU with ``threads`` threads. With ``amp`` the forward and
+    backward passes of training and validation run under ``torch.autocast`` in bfloat16
+    on CUDA (fp16 with a gradient scaler where bf16 is missing) and on CPUs with native
+    bf16 (AMX-BF16 / AVX512-BF16, :func:`cpu_supports_bf16`) unless ``cpu_amp=False``
+    (EfficientNet-B0's depthwise convolutions train slower in bf16 on the CPU); the
+    weights, the optimizer and the final test predictions stay float32.
+    ``channels_last`` stores activations NHWC (oneDNN's and cuDNN's fast layout);
+    ``fused_optimizer`` uses the fused (one kernel) implementation of Adam or SGD, the
+    same update. The images stay uint8 tensors in memory (on the device for CUDA) and
+    batches are gathered from them; the loss is summed on the device (no host sync per
+    step). On the CPU the run is deterministic for a given seed: initial weights,
+    validation split and batch order all come from ``seed`` and deterministic
+    algorithms are enforced.
+    ``benchmarks/cnn_train.py`` measures these settings against the path of before:
+    float32, NCHW, unfused optimizer (``amp=False, channels_last=False,
+    fused_optimizer=False``). ``torch.compile`` was tried and is not used: about 3
+    minutes of compilation on one core for no measurable gain.
+
+After training
+    The best checkpoint by validation loss is kept (across both phases of a pretrained
+    network). BatchNorm running statistics are then recomputed on the training images
+    (one pass in train mode without gradients, :func:`torch.optim.swa_utils.update_bn`)
+    and kept if that lowers the validation loss (``bn_recalibrate``). The model is
+    flagged ``"did not learn: budget too small"`` when its R² on the validation images
+    is below ``min_r2`` (a constant predictor has R² <= 0). The MuCha protocol has no
+    validation split: its check set is a seeded subset of the training images.
 
 Saving
     :meth:`CNNRegressor.save` writes ``{"state_dict", "meta"}`` with ``torch.save``;
@@ -58,6 +79,7 @@ from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
 
+FLAG_NOT_LEARNED = "did not learn: budget too small"
 ARCHITECTURES = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
 MUCHA_ARCH = "resnet34"
 
@@ -106,6 +128,14 @@ def head_of(net: nn.Module) -> nn.Module:
     return net.classifier if isinstance(net.classifier, nn.Linear) else net.classifier[-1]
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX-BF16 or AVX512-BF16)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
 class _Standardized(nn.Module):
     """Network behind input standardization: uint8 (N, C, H, W) in, one value out."""
 
@@ -114,12 +144,18 @@ class _Standardized(nn.Module):
         self.net = net
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+        self.memory_format = torch.contiguous_format
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x.float() / 255.0 - self.mean) / self.std
         if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1).contiguous()
-        return self.net(x).squeeze(1)
+            x = x.expand(-1, 3, -1, -1)
+        return self.net(x.contiguous(memory_format=self.memory_format)).squeeze(1)
+
+    def set_memory_format(self, channels_last: bool) -> _Standardized:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = fmt
+        return self.to(memory_format=fmt)
 
 
 def _as_nchw(X) -> np.ndarray:
@@ -138,11 +174,25 @@ def _device(name: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def r2_score(y: torch.Tensor, pred: torch.Tensor) -> float:
+    """Coefficient of determination of ``pred`` for ``y`` (1 - SSE/SST; -inf for SST 0).
+
+    >>> y = torch.tensor([1.0, 2.0, 3.0])
+    >>> r2_score(y, y), r2_score(y, torch.full((3,), 2.0))
+    (1.0, 0.0)
+    """
+    sst = float(((y - y.mean()) ** 2).sum())
+    sse = float(((y - pred) ** 2).sum())
+    return 1.0 - sse / sst if sst > 0 else -math.inf
+
+
 class CNNRegressor(RegressorMixin, BaseEstimator):
     """A torchvision CNN trained to predict one scalar from images.
 
     ``max_epochs`` caps the epochs of each phase; ``head_epochs`` caps the frozen phase
-    of a pretrained network. See the module docstring for the protocols.
+    of a pretrained network. See the module docstring for the protocols, the speed
+    settings (``amp``, ``channels_last``) and what happens after training
+    (``bn_recalibrate``, ``min_r2``).
     """
 
     def __init__(
@@ -162,6 +212,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         val_fraction: float = 0.2,
         momentum: float = 0.9,
         amp: bool = True,
+        cpu_amp: bool = True,
+        channels_last: bool = True,
+        fused_optimizer: bool = True,
+        bn_recalibrate: bool = True,
+        min_r2: float = 0.1,
         download: bool = False,
         threads: int = 0,
         device: str | None = None,
@@ -182,6 +237,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.val_fraction = val_fraction
         self.momentum = momentum
         self.amp = amp
+        self.cpu_amp = cpu_amp
+        self.channels_last = channels_last
+        self.fused_optimizer = fused_optimizer
+        self.bn_recalibrate = bn_recalibrate
+        self.min_r2 = min_r2
         self.download = download
         self.threads = threads
         self.device = device
@@ -200,11 +260,19 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             torch.backends.cudnn.benchmark = True
         return device
 
+    def amp_dtype(self, device: torch.device) -> torch.dtype | None:
+        """The autocast dtype of training on ``device`` (None: float32 throughout)."""
+        if not self.amp:
+            return None
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu" and self.cpu_amp and cpu_supports_bf16():
+            return torch.bfloat16
+        return None
+
     def _autocast(self, device: torch.device):
-        if device.type == "cuda" and self.amp:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
-        return torch.autocast(device.type, enabled=False)
+        dtype = self.amp_dtype(device)
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
     def fit(self, X, y):
         if self.protocol not in ("paper", "mucha"):
@@ -233,31 +301,38 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         pretrained = self.pretrained and self.protocol == "paper"
         net = build_network(arch, pretrained, self.seed, self.download)
         model = _Standardized(net, self.x_mean_, self.x_std_).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        model.set_memory_format(self.channels_last)
 
-        Xt = torch.from_numpy(np.ascontiguousarray(X))
-        yt = torch.from_numpy((y - self.y_mean_) / self.y_std_).float()
+        # uint8 images stay in memory (on the device for CUDA): batches are gathered there
+        Xt = torch.from_numpy(np.ascontiguousarray(X)).to(device)
+        yt = torch.from_numpy((y - self.y_mean_) / self.y_std_).float().to(device)
         data = (Xt[fit_idx], yt[fit_idx], Xt[val_idx], yt[val_idx])
         self.n_fit_, self.n_val_ = len(fit_idx), len(val_idx)
         self.history_ = []
+        self._best = {"loss": math.inf, "state": None, "epoch": 0}
+        self.epochs_run_ = 0
         if self.protocol == "mucha":
-            opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+            self.max_epochs_total_ = self.max_epochs
+            opt = torch.optim.SGD(
+                model.parameters(), lr=self.lr, momentum=self.momentum, fused=self.fused_optimizer
+            )
             self._train(model, opt, None, nn.L1Loss(), self.max_epochs, data, device, gen, "mucha")
+            loss_fn = nn.L1Loss()
         else:
-            loss = nn.MSELoss()
+            loss_fn = nn.MSELoss()
             if self.pretrained:
+                self.max_epochs_total_ = self.head_epochs + self.max_epochs
                 for p in model.parameters():
                     p.requires_grad_(False)
                 head = head_of(model.net)
                 for p in head.parameters():
                     p.requires_grad_(True)
-                opt = torch.optim.Adam(head.parameters(), lr=self.lr)
+                opt = torch.optim.Adam(head.parameters(), lr=self.lr, fused=self.fused_optimizer)
                 self._train(
                     model,
                     opt,
                     self._plateau(opt),
-                    loss,
+                    loss_fn,
                     self.head_epochs,
                     data,
                     device,
@@ -268,13 +343,15 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     p.requires_grad_(True)
                 lr = self.finetune_lr
             else:
+                self.max_epochs_total_ = self.max_epochs
                 lr = self.lr
-            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            opt = torch.optim.Adam(model.parameters(), lr=lr, fused=self.fused_optimizer)
             phase = "finetune" if self.pretrained else "train"
             self._train(
-                model, opt, self._plateau(opt), loss, self.max_epochs, data, device, gen, phase
+                model, opt, self._plateau(opt), loss_fn, self.max_epochs, data, device, gen, phase
             )
-        self.model_ = model.to("cpu").to(memory_format=torch.contiguous_format).eval()
+        self._finish(model, loss_fn, data, device, gen)
+        self.model_ = model.to("cpu").set_memory_format(False).eval()
         self.n_features_in_ = int(np.prod(X.shape[1:]))
         return self
 
@@ -288,33 +365,34 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         for lo in range(0, n, self.batch_size):
             yield order[lo : lo + self.batch_size]
 
-    def _to(self, x: torch.Tensor, device: torch.device) -> torch.Tensor:
-        x = x.to(device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
-
-    def _evaluate(self, model, X, y, loss_fn, device) -> float:
+    def _evaluate(self, model, X, y, loss_fn, device) -> tuple[float, float]:
+        """Loss and R² (standardized targets) of eval-mode predictions on (X, y)."""
         model.eval()
-        total = 0.0
+        preds = []
         with torch.inference_mode(), self._autocast(device):
             for lo in range(0, len(X), 256):
-                out = model(self._to(X[lo : lo + 256], device)).float()
-                total += float(loss_fn(out, y[lo : lo + 256].to(device))) * len(out)
-        return total / max(len(X), 1)
+                preds.append(model(X[lo : lo + 256]).float())
+        pred = torch.cat(preds)
+        return float(loss_fn(pred, y)), r2_score(y, pred)
 
     def _train(self, model, opt, scheduler, loss_fn, epochs, data, device, gen, phase):
+        """One phase: ``epochs`` epochs at most, early stopping on the validation loss.
+
+        The best checkpoint by validation loss is tracked across phases in ``_best``.
+        """
         Xfit, yfit, Xval, yval = data
-        scaler = torch.amp.GradScaler(
-            enabled=device.type == "cuda" and self.amp and not torch.cuda.is_bf16_supported()
-        )
-        best, best_state, stale = math.inf, None, 0
+        scaler = torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16)
+        best, stale = math.inf, 0
         t_start = time.perf_counter()
         for epoch in range(1, epochs + 1):
             model.train()
-            t0, total = time.perf_counter(), 0.0
+            t0 = time.perf_counter()
+            total = torch.zeros((), device=device)
             for idx in self._batches(len(yfit), gen):
                 if len(idx) < 2 and len(yfit) > 1:  # batch norm needs >= 2 samples
                     continue
-                xb, yb = self._to(Xfit[idx], device), yfit[idx].to(device)
+                idx = idx.to(device)
+                xb, yb = Xfit[idx], yfit[idx]
                 opt.zero_grad(set_to_none=True)
                 with self._autocast(device):
                     out = model(xb).float()
@@ -322,10 +400,14 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
-                total += float(loss.detach()) * len(idx)
-            train_loss = total / len(yfit)
-            val_loss = self._evaluate(model, Xval, yval, loss_fn, device) if len(yval) else None
+                total += loss.detach() * len(idx)
+            train_loss = float(total) / len(yfit)
+            train_seconds = time.perf_counter() - t0
+            val_loss, val_r2 = (
+                self._evaluate(model, Xval, yval, loss_fn, device) if len(yval) else (None, None)
+            )
             seconds = time.perf_counter() - t0
+            self.epochs_run_ += 1
             lr = opt.param_groups[0]["lr"]
             self.history_.append(
                 {
@@ -333,31 +415,39 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     "epoch": epoch,
                     "train_loss": train_loss,
                     "val_loss": val_loss,
+                    "val_r2": val_r2,
                     "lr": lr,
                     "seconds": seconds,
+                    "train_seconds": train_seconds,
                 }
             )
             eta = (time.perf_counter() - t_start) / epoch * (epochs - epoch)
             log.info(
-                "%s epoch %d/%d: train loss %.4g, val loss %s, lr %.2g, %.1f s (%.0f images/s),"
-                " ETA <= %.0f s",
+                "%s epoch %d/%d: train loss %.4g, val loss %s (R2 %s), lr %.2g, %.1f s"
+                " (%.1f training images/s), ETA <= %.0f s",
                 phase,
                 epoch,
                 epochs,
                 train_loss,
                 f"{val_loss:.4g}" if val_loss is not None else "-",
+                f"{val_r2:.3f}" if val_r2 is not None else "-",
                 lr,
                 seconds,
-                len(yfit) / seconds,
+                len(yfit) / train_seconds,
                 eta,
             )
             if val_loss is None:
                 continue
             if scheduler is not None:
                 scheduler.step(val_loss)
+            if val_loss < self._best["loss"]:
+                self._best = {
+                    "loss": val_loss,
+                    "state": copy.deepcopy(model.state_dict()),
+                    "epoch": self.epochs_run_,
+                }
             if val_loss < best:
                 best, stale = val_loss, 0
-                best_state = copy.deepcopy(model.state_dict())
             else:
                 stale += 1
                 if stale >= self.patience:
@@ -365,26 +455,93 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                         "%s: early stop after %d epochs (best val loss %.4g)", phase, epoch, best
                     )
                     break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-            log.info("%s: restored best checkpoint (val loss %.4g)", phase, best)
+
+    def _finish(self, model, loss_fn, data, device, gen) -> None:
+        """Best checkpoint, BatchNorm recalibration, and the did-not-learn check."""
+        from torch.optim.swa_utils import update_bn
+
+        Xfit, yfit, Xval, yval = data
+        if self._best["state"] is not None:
+            model.load_state_dict(self._best["state"])
+            self.best_epoch_ = self._best["epoch"]
+            log.info(
+                "restored the best checkpoint: epoch %d of %d (val loss %.4g)",
+                self.best_epoch_,
+                self.epochs_run_,
+                self._best["loss"],
+            )
+        else:  # no validation split (MuCha): the final weights
+            self.best_epoch_ = self.epochs_run_
+        del self._best
+        if len(yval):
+            Xcheck, ycheck, check = Xval, yval, "validation"
+        else:  # a seeded subset of the training images
+            sub = torch.randperm(len(yfit), generator=gen)[:2048].sort().values.to(device)
+            Xcheck, ycheck, check = Xfit[sub], yfit[sub], "training (no validation split)"
+        loss, r2 = self._evaluate(model, Xcheck, ycheck, loss_fn, device)
+        self.bn_recalibrated_ = False
+        if self.bn_recalibrate and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
+        ):
+            state = copy.deepcopy(model.state_dict())
+            order = torch.randperm(len(yfit), generator=gen).to(device)
+            batches = (
+                Xfit[order[lo : lo + self.batch_size]]
+                for lo in range(0, len(yfit) - 1, self.batch_size)
+            )
+            with self._autocast(device):
+                update_bn(batches, model)
+            new_loss, new_r2 = self._evaluate(model, Xcheck, ycheck, loss_fn, device)
+            log.info(
+                "BatchNorm statistics recomputed on %d training images: %s loss %.4g -> %.4g (%s)",
+                len(yfit),
+                check,
+                loss,
+                new_loss,
+                "kept" if new_loss < loss else "discarded",
+            )
+            if new_loss < loss:
+                loss, r2, self.bn_recalibrated_ = new_loss, new_r2, True
+            else:
+                model.load_state_dict(state)
+        self.check_loss_, self.check_r2_ = loss, r2
+        self.learned_ = bool(r2 >= self.min_r2)
+        if self.learned_:
+            log.info("%s R2 %.4f (>= %.2f: the model learned)", check, r2, self.min_r2)
+        else:
+            log.warning(
+                "%s: %s R2 %.4f < %.2f, the model ends close to a constant predictor",
+                FLAG_NOT_LEARNED,
+                check,
+                r2,
+                self.min_r2,
+            )
+
+    def training_summary(self) -> dict:
+        """The contract's metrics.json keys: epochs, best epoch, learned flag."""
+        return {
+            "epochs_run": int(self.epochs_run_),
+            "max_epochs": int(self.max_epochs_total_),
+            "best_epoch": int(self.best_epoch_),
+            "learned": bool(self.learned_),
+            "flag": None if self.learned_ else FLAG_NOT_LEARNED,
+        }
 
     # ---------------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
+        """Float32 predictions (no autocast), batches of 256 images."""
         X = _as_nchw(X)
         if X.shape[1] != self.in_channels_:
             raise ValueError(f"expected {self.in_channels_} channel(s), got {X.shape[1]}")
         device = _device(self.device)
-        model = self.model_.to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        model = self.model_.to(device).set_memory_format(self.channels_last).eval()
         out = np.empty(len(X))
         Xt = torch.from_numpy(np.ascontiguousarray(X))
-        with torch.inference_mode(), self._autocast(device):
+        with torch.inference_mode():
             for lo in range(0, len(X), 256):
-                pred = model(self._to(Xt[lo : lo + 256], device)).float()
+                pred = model(Xt[lo : lo + 256].to(device)).float()
                 out[lo : lo + 256] = pred.cpu().double().numpy()
-        self.model_ = model.to("cpu").to(memory_format=torch.contiguous_format)
+        self.model_ = model.to("cpu").set_memory_format(False)
         return out * self.y_std_ + self.y_mean_
 
     def hyperparameters(self) -> dict:
@@ -394,16 +551,20 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             epochs[h["phase"]] = h["epoch"]
         params.update(
             arch=MUCHA_ARCH if self.protocol == "mucha" else self.arch,
-            epochs_run=epochs,
+            epochs_per_phase=epochs,
             n_fit=int(self.n_fit_),
             n_val=int(self.n_val_),
             best_val_loss=min(
                 (h["val_loss"] for h in self.history_ if h["val_loss"] is not None), default=None
             ),
+            check_r2=float(self.check_r2_) if math.isfinite(self.check_r2_) else None,
+            bn_recalibrated=bool(self.bn_recalibrated_),
         )
         return params
 
     # -------------------------------------------------------------------- saving
+    _SUMMARY = ("epochs_run_", "max_epochs_total_", "best_epoch_", "learned_", "check_r2_")
+
     def save(self, path) -> None:
         """``torch.save`` of the state_dict and plain metadata (loadable weights_only)."""
         meta = {
@@ -417,6 +578,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             "n_fit": int(self.n_fit_),
             "n_val": int(self.n_val_),
             "history": self.history_,
+            "bn_recalibrated": bool(self.bn_recalibrated_),
+            "summary": {k: getattr(self, k) for k in self._SUMMARY},
         }
         torch.save({"state_dict": self.model_.state_dict(), "meta": meta}, path)
 
@@ -434,4 +597,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         model.in_channels_ = meta["in_channels"]
         model.n_fit_, model.n_val_ = meta["n_fit"], meta["n_val"]
         model.history_ = meta["history"]
+        model.bn_recalibrated_ = meta.get("bn_recalibrated", False)
+        for key, value in meta.get("summary", {}).items():
+            setattr(model, key, value)
         return model
