@@ -6,7 +6,7 @@ import re
 from snakemake.utils import validate
 
 from microprop.config import check_config
-from microprop.resources import ch_run_minutes, per_attempt
+from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_config(config)  # relations between keys that the schema cannot express
@@ -267,12 +267,38 @@ def cnn_budget(model_id):
     }
 
 
+def training_images(dataset):
+    """Training images of a dataset as the config defines it (for cluster runtimes)."""
+    if dataset == "ising":
+        return config["ising"]["n_images"] - config["ising"]["n_test"]
+    ch = config["ch"]
+    per_run = ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
+    return (ch["n_runs"] - ch["n_test_runs"]) * per_run
+
+
+def cnn_runtime(wildcards):
+    """Cluster runtime (minutes) of train_cnn/train_mucha: images x epochs at the
+    architecture's measured rate (microprop.resources)."""
+    if wildcards.model == "mucha-resnet34":
+        arch, cap, epochs = (
+            "resnet34",
+            MUCHA_CONFIG["max_train"],
+            MUCHA_CONFIG["epochs"],
+        )
+    else:
+        budget = cnn_budget(wildcards.model)
+        arch, cap = wildcards.model.split("-")[0], budget["max_train"]
+        epochs = budget["max_epochs"] + budget["head_epochs"]
+    n = training_images(wildcards.dataset)
+    n = min(n, cap) if cap else n
+    return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
+
+
 def cnn_options(wildcards):
     """CNNRegressor options of a CNN model id (its budget, then the shared settings)."""
     keys = ("batch_size", "lr", "finetune_lr", "min_lr", "plateau_factor")
     keys += ("plateau_patience", "patience", "val_fraction") + CNN_SPEED_KEYS
     options = {k: CNN_CONFIG[k] for k in keys}
-    options["device"] = CNN_CONFIG["device"]
     options["download"] = CNN_CONFIG["download_weights"]
     options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]
     options.update(cnn_budget(wildcards.model))

@@ -95,9 +95,10 @@ rule train_cnn:
     threads: CNN_CONFIG["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=lambda w: 30
-        + 3 * sum(cnn_budget(w.model)[k] for k in ("max_epochs", "head_epochs")),
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(cnn_runtime),
+        # not a param: the device does not change the model (no rerun when it changes)
+        device=CNN_CONFIG["device"],
     params:
         options=cnn_options,
     script:
@@ -122,15 +123,15 @@ rule train_mucha:
     threads: MUCHA_CONFIG["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=30 + 3 * MUCHA_CONFIG["epochs"],
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(cnn_runtime),
+        device=CNN_CONFIG["device"],  # not a param: no rerun when it changes
     params:
         options={
             "max_epochs": MUCHA_CONFIG["epochs"],
             "batch_size": MUCHA_CONFIG["batch_size"],
             "lr": MUCHA_CONFIG["lr"],
             "momentum": MUCHA_CONFIG["momentum"],
-            "device": CNN_CONFIG["device"],
             "max_train": MUCHA_CONFIG["max_train"],
             **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
         },

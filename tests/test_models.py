@@ -182,6 +182,7 @@ def test_every_architecture_has_one_output_and_trains(arch):
     assert head_of(model.model_.net).out_features == 1
 
 
+@pytest.mark.slow  # trains a CNN for many steps on the CPU
 def test_cnn_learns_keeps_best_checkpoint_and_is_deterministic(tmp_path):
     """A small ResNet18 (bf16 autocast where the CPU has it) lowers its validation loss
     over a few epochs, keeps the checkpoint of the lowest validation loss, is not
@@ -241,6 +242,7 @@ def test_batchnorm_recalibration_is_kept_only_when_it_helps():
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow  # trains a CNN for many steps on the CPU
 def test_mucha_protocol_trains_resnet34_on_three_channels():
     # The paper's MuCha protocol (SGD, L1, fixed lr) needs far more steps than a unit
     # test can afford to beat the mean predictor; here: it trains and predicts.
@@ -255,6 +257,7 @@ def test_mucha_protocol_trains_resnet34_on_three_channels():
         model.predict(X[:2, 0])
 
 
+@pytest.mark.slow  # trains a CNN for many steps on the CPU
 def test_mucha_protocol_reduces_its_l1_loss():
     """SGD (lr 1e-3, momentum 0.9) with the L1 loss optimizes: over 30 steps on 64
     images whose brightness encodes the target, the training loss falls by a third.

@@ -237,7 +237,23 @@ features:
 models:
   svr:
     threads: 1
+  cnn:
+    device: cpu
 """
+
+
+def test_cluster_resources_grow_with_the_retry_attempt():
+    """Every rule's memory and runtime go through per_attempt (doubled on each retry), and
+    the SLURM profile retries a failed job."""
+    lines = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for m in re.finditer(r"^\s+(mem_mb|runtime)=(.*)$", text, flags=re.M):
+            if not m.group(2).startswith("per_attempt("):
+                lines.append(f"{smk.name}: {m.group(0).strip()}")
+    assert not lines, lines
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["retries"] >= 1
 
 
 @pytest.mark.workflow

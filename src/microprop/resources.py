@@ -49,6 +49,34 @@ def ch_run_minutes(n_cells: int, part1_steps: int, part2_steps: int) -> int:
     return 5 + math.ceil(SAFETY * seconds / 60)
 
 
+# Training images per second on one busy CPU core (benchmarks/cnn_train.py, 64x64,
+# batch 32, bf16 where used; measured at load ~10 on the 2-core workstation), and an
+# assumption, not measured here (no GPU was available): 500 images/s on any GPU, a
+# conservative floor for these small inputs.
+CPU_IMAGES_PER_SECOND = {
+    "resnet18": 30.0,
+    "resnet34": 10.0,
+    "resnet152": 5.0,
+    "densenet121": 3.0,
+    "efficientnet_b0": 10.0,
+}
+GPU_IMAGES_PER_SECOND = 500.0
+
+
+def cnn_train_minutes(n_images: int, epochs: int, arch: str, device: str) -> int:
+    """Minutes to ask for training ``arch`` for ``epochs`` epochs on ``n_images`` images.
+
+    A rule that asks for a GPU runs on one unless ``device`` is "cpu".
+
+    >>> cnn_train_minutes(9000, 10, "resnet18", "cpu")  # 3000 s, x3, + 5
+    155
+    >>> cnn_train_minutes(9000, 10, "resnet18", "auto")
+    14
+    """
+    rate = CPU_IMAGES_PER_SECOND[arch] if device == "cpu" else GPU_IMAGES_PER_SECOND
+    return training_minutes(n_images, epochs, rate)
+
+
 def training_minutes(n_images: int, epochs: int, images_per_second: float) -> int:
     """Minutes to ask for ``epochs`` passes over ``n_images`` at a measured throughput.
 

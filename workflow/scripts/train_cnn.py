@@ -24,6 +24,7 @@ estimator = CNNRegressor(
     pretrained=pretrained,
     protocol=protocol,
     threads=sm.threads,
+    device=sm.resources.device,  # a resource, not a param: it changes no result
     seed=int(w.seed),
     **options,
 )
