@@ -256,17 +256,21 @@ def test_cluster_resources_grow_with_the_retry_attempt():
     assert profile["retries"] >= 1
 
 
+def leaves(overlay: dict, base: dict, path: tuple = ()):
+    """(dotted key, base value, overlay value) for every leaf of an overlay."""
+    for key, value in overlay.items():
+        if isinstance(value, dict):
+            yield from leaves(value, base[key], (*path, key))
+        else:
+            yield ".".join((*path, key)), base[key], value
+
+
 @pytest.mark.workflow
 def test_settings_that_change_no_result_rerun_nothing(smoke_run, tmp_path):
     overlay = tmp_path / "not_results.yaml"
     overlay.write_text(NOT_RESULT_SETTINGS)
-    smoke = merged_config(SMOKE)
-    for section, sub in yaml.safe_load(NOT_RESULT_SETTINGS).items():  # each a real change
-        for key, value in sub.items():
-            leaf = value if not isinstance(value, dict) else next(iter(value.values()))
-            old = smoke[section][key]
-            old = old if not isinstance(value, dict) else old[next(iter(value))]
-            assert old != leaf, (section, key)
+    for key, old, new in leaves(yaml.safe_load(NOT_RESULT_SETTINGS), merged_config(SMOKE)):
+        assert old != new, key  # each setting is a real change
     proc = snakemake(smoke_run, "-n", "--configfile", SMOKE, str(overlay))
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 

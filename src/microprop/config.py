@@ -60,15 +60,14 @@ def config_problems(config: Mapping) -> list[str]:
                 problems.append(
                     f"ch.{key} ({ch[key]}) must be smaller than ch.n_runs ({ch['n_runs']})"
                 )
-    for key in ("datasets",):
-        if key in config:
-            if not config[key]:
-                problems.append(f"{key} must not be empty")
-            if dups := _duplicates(config[key]):
-                problems.append(f"{key} lists {dups} more than once")
     models = config.get("models", {})
     studies = config.get("studies", {})
-    for key, values in (("models.ids", models.get("ids")), ("studies.seeds", studies.get("seeds"))):
+    lists = {
+        "datasets": config.get("datasets"),
+        "models.ids": models.get("ids"),
+        "studies.seeds": studies.get("seeds"),
+    }
+    for key, values in lists.items():
         if values is None:
             continue
         if not values:
