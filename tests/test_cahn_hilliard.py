@@ -2,6 +2,8 @@
 elasticity against the known eigenstrain solution, convergence, determinism, failures."""
 
 # isort: off
+from pathlib import Path
+
 import h5py
 from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx)
 
@@ -9,22 +11,23 @@ import numpy as np
 import pytest
 
 # isort: on
-from microprop.cahn_hilliard import (
+from microprop.ch import (
     CRITERIA_BANDS,
-    CahnHilliard,
     CHParams,
     SimulationError,
     count_domains,
     criteria,
     criteria_met,
-    discrete_elastic_bound,
     distance_to_contour_px,
     phase_purity,
     run_seed,
     simulate_run,
     write_run,
 )
+from microprop.ch.fem import CahnHilliard, discrete_elastic_bound, elastic_bound
 from microprop.io import read_attrs
+
+CONFIG = Path(__file__).parents[1] / "config" / "config.yaml"
 
 # Coarse but well-resolved test physics: interface (10-90 width ≈ 2.2 µm) over ~3.5 cells
 # of a 20 µm domain on 32 x 32 cells; a short version of the two-part protocol.
@@ -161,13 +164,13 @@ def test_stabilization_uses_the_discrete_elastic_bound():
     bmin, bmax = p.elastic_B()
     assert (bmin, bmax) == pytest.approx(_B(p))
     lam_min, lam_max = discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)
-    assert p.stabilization_S() == pytest.approx(p.c0 + lam_max / 2)
+    assert CahnHilliard(p).S == pytest.approx(p.c0 + lam_max / 2)
     # The discrete form is stiffer than the continuum bound (the reason for using it) and
     # never above the unrelaxed e_sigma; its soft end is near the continuum B_min.
     e_sigma = p.eps0**2 * 2 * (p.C11 + p.C12) * 1000
     assert bmax < lam_max <= e_sigma * (1 + 1e-12)
     assert lam_min == pytest.approx(bmin, rel=0.1)
-    assert params(elasticity=False).stabilization_S() == pytest.approx(50.0)
+    assert elastic_bound(params(elasticity=False)) == 0.0
 
 
 def test_discrete_elastic_bound_equals_dense_eigenvalues():
@@ -329,13 +332,7 @@ DT_BOUND = 0.03
 
 def _production_params(**kw):
     """The ``ch:`` physics of config/config.yaml (the dataset's parameters)."""
-    from pathlib import Path
-
-    import yaml
-
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())["ch"]
-    workflow = ("n_runs", "n_test_runs", "figure_run", "solver", "progress_every")
-    return CHParams.from_dict({**{k: v for k, v in cfg.items() if k not in workflow}, **kw})
+    return CHParams.from_config_file(CONFIG, **kw)
 
 
 @pytest.mark.slow
