@@ -267,7 +267,7 @@ def _assert_through_the_kink(p: CHParams, E: np.ndarray) -> None:
 def test_fem_and_spectral_agree_through_the_spinodal_kink_small():
     """A 48² version of the cross-check below (k_c = 20 for 4.7 cells across the
     interface): from a smooth field the two E(t) agree within 2% at every step
-    (measured 0.8%)."""
+    (measured 1.1%)."""
     p = params(
         n_cells=48,
         init_grid=48,
@@ -282,6 +282,7 @@ def test_fem_and_spectral_agree_through_the_spinodal_kink_small():
     )
     curves = _energy_curves(p, smooth_field(p, 0.02, 4))
     diff = np.abs(curves["spectral"] / curves["fem"] - 1)
+    print(f"largest relative E difference, FEM vs spectral (48²): {diff.max():.4f}")
     assert diff.max() < 0.02, diff.max()
     _assert_through_the_kink(p, curves["fem"])
 
@@ -291,8 +292,8 @@ def test_fem_and_spectral_agree_through_the_spinodal_kink_at_default_parameters(
     """Part 1 of the protocol at config/config.yaml's parameters (128², 2000 log-spaced
     steps, to t = 0.029 s) from a smooth field (c = 0.5 + waves of wavelength >= 2.5 um,
     standard deviation 0.02): E(t) of the two backends within 2% at every step (measured
-    0.3%), and the FEM's gap to the spectral curve shrinks under mesh refinement (64²:
-    1.4%)."""
+    0.44%), and the FEM's gap to the spectral curve shrinks under mesh refinement (64²:
+    1.7%). 76 s at load 3 on 2 cores."""
     p = CHParams.from_config_file(CONFIG, init_grid=128)
     p.part2_steps = 0
     gaps = {}
