@@ -2,8 +2,6 @@
 elasticity against the known eigenstrain solution, convergence, determinism, failures."""
 
 # isort: off
-from pathlib import Path
-
 import h5py
 from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx)
 
@@ -11,6 +9,8 @@ import numpy as np
 import pytest
 
 # isort: on
+from ch_helpers import CONFIG, B_closed_form, params
+
 from microprop.ch import (
     CRITERIA_BANDS,
     CHParams,
@@ -26,30 +26,6 @@ from microprop.ch import (
 )
 from microprop.ch.fem import CahnHilliard, discrete_elastic_bound, elastic_bound
 from microprop.io import read_attrs
-
-CONFIG = Path(__file__).parents[1] / "config" / "config.yaml"
-
-# Coarse but well-resolved test physics: interface (10-90 width ≈ 2.2 µm) over ~3.5 cells
-# of a 20 µm domain on 32 x 32 cells; a short version of the two-part protocol.
-BASE = dict(
-    n_cells=32,
-    c0=50.0,
-    k_c=10.0,
-    mobility=20.0,
-    eps0=0.004,
-    image_size=16,
-    init_grid=16,
-    part1_steps=30,
-    dt_min=1e-6,
-    dt_max=1e-3,
-    part2_steps=20,
-    dt=1e-3,
-    save_every=5,
-)
-
-
-def params(**kw):
-    return CHParams(**{**BASE, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +121,7 @@ def test_sinusoidal_eigenstrain_energy_matches_theory(direction):
         jj = np.rint(x[:, 1] / h).astype(int) % n
         grid[ii, jj] = cbar + a * np.cos(phase)
         sim.set_initial_grid(grid)
-        b10, b11 = (v for v in _B(p))
+        b10, b11 = (v for v in B_closed_form(p))
         B = b10 if direction == "10" else b11
         exact = 0.5 * B * a**2 * p.length**2 / 2
         errors.append(abs(sim.energy_forms()["elastic"] / exact - 1))
@@ -153,16 +129,10 @@ def test_sinusoidal_eigenstrain_energy_matches_theory(direction):
     assert errors[0] > errors[1] > errors[2]
 
 
-def _B(p):
-    c11, c12, c44 = (v * 1000 for v in (p.C11, p.C12, p.C44))
-    s = (c11 + c12) * p.eps0**2
-    return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
-
-
 def test_stabilization_uses_the_discrete_elastic_bound():
     p = params(eps0=0.01)
     bmin, bmax = p.elastic_B()
-    assert (bmin, bmax) == pytest.approx(_B(p))
+    assert (bmin, bmax) == pytest.approx(B_closed_form(p))
     lam_min, lam_max = discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)
     assert CahnHilliard(p).S == pytest.approx(p.c0 + lam_max / 2)
     # The discrete form is stiffer than the continuum bound (the reason for using it) and

@@ -4,8 +4,6 @@ equivariance, the shared protocol and run file, the cross-check against the FEM
 backend, and datasets that never mix backends."""
 
 # isort: off
-from pathlib import Path
-
 import h5py
 from mpi4py import MPI  # noqa: F401  (loads libmpi before dolfinx)
 
@@ -13,6 +11,8 @@ import numpy as np
 import pytest
 
 # isort: on
+from ch_helpers import CONFIG, B_closed_form, params
+
 from microprop.ch import (
     CHParams,
     SimulationError,
@@ -26,28 +26,6 @@ from microprop.ch import (
 from microprop.ch.spectral import SpectralCahnHilliard
 from microprop.dataset import SimulationFileError, assemble_ch, dataset_card, write_dataset
 from microprop.io import read_attrs
-
-CONFIG = Path(__file__).parents[1] / "config" / "config.yaml"
-# The short test protocol of tests/test_cahn_hilliard.py.
-BASE = dict(
-    n_cells=32,
-    c0=50.0,
-    k_c=10.0,
-    mobility=20.0,
-    eps0=0.004,
-    image_size=16,
-    init_grid=16,
-    part1_steps=30,
-    dt_min=1e-6,
-    dt_max=1e-3,
-    part2_steps=20,
-    dt=1e-3,
-    save_every=5,
-)
-
-
-def params(**kw):
-    return CHParams(**{**BASE, **kw})
 
 
 def nodal_grid(p: CHParams, f) -> np.ndarray:
@@ -79,13 +57,6 @@ def smooth_field(p: CHParams, amplitude: float, m_max: int, seed: int = 0) -> np
         return c / c.std()
 
     return 0.5 + amplitude * nodal_grid(p, f)
-
-
-def B_closed_form(p: CHParams) -> tuple[float, float]:
-    """B along [10] and [11] for 2D cubic moduli and a dilatational eigenstrain."""
-    c11, c12, c44 = (v * 1000 for v in (p.C11, p.C12, p.C44))
-    s = (c11 + c12) * p.eps0**2
-    return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
 
 
 def test_khachaturyan_B_closed_forms_and_isotropic_limit():
