@@ -46,7 +46,10 @@ rule simulate_ch:
     params:
         physics={k: v for k, v in config["ch"].items() if k not in CH_WORKFLOW_KEYS},
         seed=config["seed"],
-        backend=config["ch"]["backend"],
-        solver=config["ch"]["solver"],
+        # the backend and its solver in one value: ch.solver (fft or lu) for the FEM, as
+        # before ch.backend existed (its run files stay up to date), "spectral" otherwise
+        method=(
+            config["ch"]["solver"] if config["ch"]["backend"] == "fem" else "spectral"
+        ),
     script:
         "../workflow/scripts/simulate_ch.py"

@@ -18,7 +18,7 @@ write_run(
     run=int(sm.wildcards.run),
     logger=log,
     progress_every=sm.resources.progress_every,
-    backend=p.backend,
-    solver=p.solver,
+    backend="spectral" if p.method == "spectral" else "fem",
+    solver=p.method,  # fft or lu (FEM only)
 )
 log.info("wrote %s", sm.output.run)
