@@ -9,8 +9,9 @@ Cahn-Hilliard with f = ρ (c - 0.3)²(0.7 - c)², ρ = 5, κ = 2, M = 5 on a per
 + cos(0.025x - 0.15y) cos(0.07x - 0.02y)]. With c' = (c - 0.3)/0.4 it is exactly our
 model without elasticity: c0 = ρ 0.4⁴ = 0.128, k_c = κ 0.4² = 0.32, M' = M/0.4² = 31.25,
 and our E[c'] equals the benchmark's F[c]. The run uses the same classes as the dataset
-(:class:`microprop.cahn_hilliard.CahnHilliard`, FFT solver, stabilized semi-implicit
-step with S = c0), the initial field set exactly at the mesh nodes.
+(``--backend fem``: :class:`microprop.ch.fem.CahnHilliard`, FFT solver; ``--backend
+spectral``: :class:`microprop.ch.spectral.SpectralCahnHilliard`; both the stabilized
+semi-implicit step with S = c0), the initial field set exactly at the mesh nodes.
 
 Time-step schedule (benchmark time units): Δt = dt0 until t = t_ramp (the spinodal
 kink is at t ≈ 15-25), then Δt = dt0 t / t_ramp (a constant number of steps per
@@ -33,12 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from microprop.cahn_hilliard import CahnHilliard, CHParams
+from microprop.ch import CHParams, make_backend
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "data" / "pfhub_bm1a_reference.csv"
 LENGTH = 200.0
 REPORT_TIMES = (100.0, 1000.0, 10000.0)
+LABELS = {"fem": "dolfinx P1", "spectral": "Fourier-spectral"}
 # Benchmark 1a in c' = (c - 0.3)/0.4 (see the module docstring).
 PHYSICS = dict(c0=5 * 0.4**4, k_c=2 * 0.4**2, mobility=5 / 0.4**2, elasticity=False)
 
@@ -86,7 +88,7 @@ def at_time(t: np.ndarray, f: np.ndarray, t0: float) -> float:
     return float(np.interp(np.log(t0), np.log(t[pos]), f[pos]))
 
 
-def run(n_cells: int, dts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run(n_cells: int, dts: np.ndarray, backend: str) -> tuple[np.ndarray, np.ndarray]:
     p = CHParams(
         length=LENGTH,
         n_cells=n_cells,
@@ -96,7 +98,7 @@ def run(n_cells: int, dts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         part2_steps=0,
         **PHYSICS,
     )
-    sim = CahnHilliard(p)
+    sim = make_backend(p, backend)
     h = LENGTH / n_cells
     i, j = np.meshgrid(np.arange(n_cells), np.arange(n_cells), indexing="ij")
     sim.set_initial_grid(initial_field(i * h, j * h))  # grid[i, j] at (i h, j h): exact
@@ -116,6 +118,7 @@ def main() -> None:
     ap.add_argument("--t-ramp", type=float, default=20.0)
     ap.add_argument("--dt-max", type=float, default=8.0)
     ap.add_argument("--dt-factors", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--backend", choices=["fem", "spectral"], default="fem")
     ap.add_argument("--out", type=Path, default=Path("results/benchmarks/pfhub_bm1a"))
     ap.add_argument(
         "--from-csv", action="store_true", help="reuse the F(t) CSVs of an earlier run (no solve)"
@@ -127,20 +130,21 @@ def main() -> None:
     width = np.log(81) * np.sqrt(PHYSICS["k_c"] / (2 * PHYSICS["c0"]))
     print(
         f"PFHub 1a as c' = (c-0.3)/0.4: c0 = {PHYSICS['c0']:.4g}, k_c = {PHYSICS['k_c']:.4g}, "
-        f"M = {PHYSICS['mobility']:.4g}; {args.n_cells}^2 P1 cells, h = "
+        f"M = {PHYSICS['mobility']:.4g}; {args.backend} backend, {args.n_cells}^2 cells, h = "
         f"{LENGTH / args.n_cells:.3g}, 10-90 interface width {width:.3g} = "
         f"{width * args.n_cells / LENGTH:.1f} cells"
     )
-    result = {"n_cells": args.n_cells, "load_avg_start": load, "runs": {}}
+    result = {"n_cells": args.n_cells, "backend": args.backend, "load_avg_start": load, "runs": {}}
+    tag = "" if args.backend == "fem" else f"_{args.backend}"  # FEM files keep their names
     curves = {}
     for fac in args.dt_factors:
         dts = schedule(args.t_end, args.dt0 * fac, args.t_ramp, args.dt_max * fac, REPORT_TIMES)
-        path = args.out / f"pfhub_bm1a_dt{fac:g}.csv"
+        path = args.out / f"pfhub_bm1a{tag}_dt{fac:g}.csv"
         w0 = time.perf_counter()
         if args.from_csv:
             t, f = np.loadtxt(path, delimiter=",", skiprows=1, unpack=True)
         else:
-            t, f = run(args.n_cells, dts)
+            t, f = run(args.n_cells, dts, args.backend)
             np.savetxt(
                 path, np.stack([t, f], 1), delimiter=",", header="time,free_energy", comments=""
             )
@@ -175,12 +179,13 @@ def main() -> None:
                     f"{100 * np.abs(rel).max():.2f}% (t = {tr[sel][np.argmax(np.abs(rel))]:.3g})"
                 )
         result["runs"][f"{fac:g}"] = r
-    _plot(curves, ref, args.out / "pfhub_bm1a.png")
-    print(f"wrote {args.out / 'pfhub_bm1a.png'}")
+    png = args.out / f"pfhub_bm1a{tag}.png"
+    _plot(curves, ref, png, args.backend)
+    print(f"wrote {png}")
     print(json.dumps(result))
 
 
-def _plot(curves, ref, path: Path) -> None:
+def _plot(curves, ref, path: Path, backend: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -197,7 +202,7 @@ def _plot(curves, ref, path: Path) -> None:
         pos = t > 0
         ax.plot(t[pos], f[pos], **styles.get(name, dict(ls=":", label=name)))
     for fac, (t, f) in curves.items():
-        ax.plot(t[1:], f[1:], lw=1.5, label=f"microprop (dolfinx P1), dt x {fac:g}")
+        ax.plot(t[1:], f[1:], lw=1.5, label=f"microprop ({LABELS[backend]}), dt x {fac:g}")
     ax.set(xscale="log", yscale="log", xlabel="time (benchmark units)", ylabel="free energy F")
     ax.set_title("PFHub benchmark 1a (periodic)")
     ax.legend(fontsize=8)

@@ -1,4 +1,7 @@
-# Simulations: Ising shards (Monte Carlo, numba) and Cahn-Hilliard runs (dolfinx).
+# Simulations: Ising shards (Monte Carlo, numba) and Cahn-Hilliard runs (dolfinx FEM or
+# Fourier-spectral, config ch.backend).
+
+from microprop.ch.params import WORKFLOW_KEYS as CH_WORKFLOW_KEYS
 
 
 rule simulate_ising:
@@ -27,7 +30,7 @@ rule simulate_ising:
 
 rule simulate_ch:
     output:
-        run=protected("results/sims/ch/run_{run}.h5"),  # minutes of FEM each
+        run=protected("results/sims/ch/run_{run}.h5"),  # minutes of FEM each (seconds spectral)
     log:
         logpath("simulate_ch", "run"),
     benchmark:
@@ -41,13 +44,12 @@ rule simulate_ch:
         # not a param: how often the log reports does not change the run (no rerun)
         progress_every=config["ch"]["progress_every"],
     params:
-        physics={
-            k: v
-            for k, v in config["ch"].items()
-            if k
-            not in ("n_runs", "n_test_runs", "figure_run", "solver", "progress_every")
-        },
+        physics={k: v for k, v in config["ch"].items() if k not in CH_WORKFLOW_KEYS},
         seed=config["seed"],
-        solver=config["ch"]["solver"],
+        # the backend and its solver in one value: ch.solver (fft or lu) for the FEM, as
+        # before ch.backend existed (its run files stay up to date), "spectral" otherwise
+        method=(
+            config["ch"]["solver"] if config["ch"]["backend"] == "fem" else "spectral"
+        ),
     script:
         "../workflow/scripts/simulate_ch.py"

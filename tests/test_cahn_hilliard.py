@@ -9,44 +9,23 @@ import numpy as np
 import pytest
 
 # isort: on
-from microprop.cahn_hilliard import (
+from ch_helpers import CONFIG, B_closed_form, params
+
+from microprop.ch import (
     CRITERIA_BANDS,
-    CahnHilliard,
     CHParams,
     SimulationError,
     count_domains,
     criteria,
     criteria_met,
-    discrete_elastic_bound,
     distance_to_contour_px,
     phase_purity,
     run_seed,
     simulate_run,
     write_run,
 )
+from microprop.ch.fem import CahnHilliard, discrete_elastic_bound, elastic_bound
 from microprop.io import read_attrs
-
-# Coarse but well-resolved test physics: interface (10-90 width ≈ 2.2 µm) over ~3.5 cells
-# of a 20 µm domain on 32 x 32 cells; a short version of the two-part protocol.
-BASE = dict(
-    n_cells=32,
-    c0=50.0,
-    k_c=10.0,
-    mobility=20.0,
-    eps0=0.004,
-    image_size=16,
-    init_grid=16,
-    part1_steps=30,
-    dt_min=1e-6,
-    dt_max=1e-3,
-    part2_steps=20,
-    dt=1e-3,
-    save_every=5,
-)
-
-
-def params(**kw):
-    return CHParams(**{**BASE, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +121,7 @@ def test_sinusoidal_eigenstrain_energy_matches_theory(direction):
         jj = np.rint(x[:, 1] / h).astype(int) % n
         grid[ii, jj] = cbar + a * np.cos(phase)
         sim.set_initial_grid(grid)
-        b10, b11 = (v for v in _B(p))
+        b10, b11 = (v for v in B_closed_form(p))
         B = b10 if direction == "10" else b11
         exact = 0.5 * B * a**2 * p.length**2 / 2
         errors.append(abs(sim.energy_forms()["elastic"] / exact - 1))
@@ -150,24 +129,18 @@ def test_sinusoidal_eigenstrain_energy_matches_theory(direction):
     assert errors[0] > errors[1] > errors[2]
 
 
-def _B(p):
-    c11, c12, c44 = (v * 1000 for v in (p.C11, p.C12, p.C44))
-    s = (c11 + c12) * p.eps0**2
-    return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
-
-
 def test_stabilization_uses_the_discrete_elastic_bound():
     p = params(eps0=0.01)
     bmin, bmax = p.elastic_B()
-    assert (bmin, bmax) == pytest.approx(_B(p))
+    assert (bmin, bmax) == pytest.approx(B_closed_form(p))
     lam_min, lam_max = discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)
-    assert p.stabilization_S() == pytest.approx(p.c0 + lam_max / 2)
+    assert CahnHilliard(p).S == pytest.approx(p.c0 + lam_max / 2)
     # The discrete form is stiffer than the continuum bound (the reason for using it) and
     # never above the unrelaxed e_sigma; its soft end is near the continuum B_min.
     e_sigma = p.eps0**2 * 2 * (p.C11 + p.C12) * 1000
     assert bmax < lam_max <= e_sigma * (1 + 1e-12)
     assert lam_min == pytest.approx(bmin, rel=0.1)
-    assert params(elasticity=False).stabilization_S() == pytest.approx(50.0)
+    assert elastic_bound(params(elasticity=False)) == 0.0
 
 
 def test_discrete_elastic_bound_equals_dense_eigenvalues():
@@ -329,13 +302,7 @@ DT_BOUND = 0.03
 
 def _production_params(**kw):
     """The ``ch:`` physics of config/config.yaml (the dataset's parameters)."""
-    from pathlib import Path
-
-    import yaml
-
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())["ch"]
-    workflow = ("n_runs", "n_test_runs", "figure_run", "solver", "progress_every")
-    return CHParams.from_dict({**{k: v for k, v in cfg.items() if k not in workflow}, **kw})
+    return CHParams.from_config_file(CONFIG, **kw)
 
 
 @pytest.mark.slow

@@ -61,6 +61,7 @@ SHIPPED = [
     "config/config.yaml",
     "config/paper.yaml",
     "config/offline.yaml",
+    "config/ch_spectral.yaml",
     "tests/config/smoke.yaml",
 ]
 

@@ -121,9 +121,26 @@ def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None =
     return arrays, attrs
 
 
+def run_backend(attrs: dict) -> str:
+    """The backend that wrote a CH run file (files without the attribute predate the
+    spectral backend: FEM)."""
+    b = attrs.get("backend", "fem")
+    return b.decode() if isinstance(b, bytes) else str(b)
+
+
 def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
-    """Arrays and attributes of the Cahn-Hilliard dataset; the last runs are the test."""
+    """Arrays and attributes of the Cahn-Hilliard dataset; the last runs are the test.
+    All runs must come from one backend (:func:`run_backend`)."""
     parts = [_read_checked(p, CH_ARRAYS, image_size) for p in run_paths]
+    backends: dict[str, list[str]] = {}
+    for path, (_, a) in zip(run_paths, parts, strict=True):
+        backends.setdefault(run_backend(a), []).append(str(path))
+    if len(backends) > 1:
+        raise SimulationFileError(
+            "Cahn-Hilliard runs of different backends cannot form one dataset: "
+            + "; ".join(f"{b}: {', '.join(paths)}" for b, paths in sorted(backends.items()))
+            + ". Rerun them with one ch.backend."
+        )
     if not 0 < n_test_runs < len(parts):
         raise ValueError(f"n_test_runs must be between 1 and {len(parts) - 1}, got {n_test_runs}")
     runs = np.concatenate(
@@ -141,6 +158,7 @@ def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
     }
     attrs = {
         "dataset": "ch",
+        "backend": next(iter(backends), "fem"),
         "property_name": "total free energy",
         "property_units": str(first.get("energy_units", "")),
         "run_seeds": [int(a.get("seed", -1)) for _, a in parts],
@@ -178,6 +196,7 @@ def dataset_card(arrays: dict, attrs: dict, sources) -> str:
     )
     provenance = "\n".join(f"- `{s}`" for s in sources)
     settings = {k: v for k, v in attrs.items() if k not in ("config", "checksum")}
+    backend = f"\n| simulation backend | {attrs['backend']} |" if "backend" in attrs else ""
     return f"""# Dataset `{attrs["dataset"]}`
 
 | | |
@@ -186,7 +205,7 @@ def dataset_card(arrays: dict, attrs: dict, sources) -> str:
 | train / test | {len(y) - n_test} / {n_test} |
 | image shape | {tuple(arrays["images"].shape[1:])} uint8 |
 | property | {attrs["property_name"]} ({attrs["property_units"]}) |
-| property range | {y.min():.6g} .. {y.max():.6g} (mean {y.mean():.6g}) |
+| property range | {y.min():.6g} .. {y.max():.6g} (mean {y.mean():.6g}) |{backend}
 | content checksum (SHA-256) | `{attrs["checksum"]}` |
 | microprop version | {attrs["code_version"]} |
 

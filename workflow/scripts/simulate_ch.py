@@ -5,8 +5,8 @@ from microprop.logs import setup_logging
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 
-# Import after logging is set up: importing dolfinx can take a few seconds.
-from microprop.cahn_hilliard import CHParams, write_run  # noqa: E402
+# Import after logging is set up: the FEM backend imports dolfinx (a few seconds).
+from microprop.ch import CHParams, write_run  # noqa: E402
 
 p = sm.params
 params = CHParams.from_dict(dict(p.physics))
@@ -18,6 +18,7 @@ write_run(
     run=int(sm.wildcards.run),
     logger=log,
     progress_every=sm.resources.progress_every,
-    solver=p.solver,
+    backend="spectral" if p.method == "spectral" else "fem",
+    solver=p.method,  # fft or lu (FEM only)
 )
 log.info("wrote %s", sm.output.run)

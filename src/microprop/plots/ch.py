@@ -53,8 +53,10 @@ def ch_energy_figure(run: dict, n_snapshots: int = 3, part1_steps: int | None = 
         ax.text(np.sqrt(t1 * t[-1]), ymax, "part 2: constant Δt", ha="center", va="top")
     ax.set_xlabel("simulated time t (s)")
     ax.set_ylabel(f"energy E ({units})")
-    run_id = attrs.get("run", "")
-    ax.set_title(f"Cahn-Hilliard with elasticity, run {run_id}: energy and microstructure")
+    run_id, backend = attrs.get("run", ""), attrs.get("backend", "fem")
+    ax.set_title(
+        f"Cahn-Hilliard with elasticity ({backend}), run {run_id}: energy and microstructure"
+    )
     ax.legend(loc="center left", fontsize=8)
     idx = snapshot_indices(E, n_snapshots)
     for k, i in enumerate(idx):

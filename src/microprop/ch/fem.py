@@ -1,20 +1,7 @@
-"""Cahn-Hilliard phase separation coupled to elasticity (paper, Appendix A.2), dolfinx.
+"""The finite-element Cahn-Hilliard backend (``ch.backend: fem``, the default): dolfinx,
+P1 elements on a structured periodic triangle mesh of ``n_cells``² cells.
 
-Model (2D, plane, periodic square of side ``length``)::
-
-    E[c, u] = ∫ c0 c²(1-c)² + ½ k_c |∇c|² + ½ σ:ε_el  dΩ
-    ∂c/∂t  = ∇·(M ∇μ),   μ = δE/δc = f'(c) - k_c Δc - ε0 tr σ
-    ∇·σ = 0,   σ = C:ε_el,   ε_el = ε(u) - ε0 c I   (dilatational eigenstrain)
-
-with cubic stiffness ``C`` (C11, C12, C44). The displacement is ``u = ε̄ x + ũ`` with
-``ũ`` periodic (rigid translations removed by pinning ``ũ`` at the origin) and the mean
-strain ``ε̄ = ε0 c̄ I`` that makes the mean stress zero (a stress-free box: homogeneous
-``c`` has zero elastic energy). Because the moduli are homogeneous, ``ε̄`` is constant
-(``c̄`` is conserved), so ``ε_el = ε(ũ) - ε0 (c - c̄) I``.
-
-Units: length µm, time s, energy density pJ µm⁻³ (= MPa = MJ m⁻³; stiffness in GPa is
-multiplied by 1000), ``k_c`` in pJ µm⁻¹, ``M`` in µm⁵ pJ⁻¹ s⁻¹. ``E`` is the integral
-over the 2D domain, i.e. energy per unit thickness, in pJ µm⁻¹ (:data:`ENERGY_UNITS`).
+The model, its units and the elasticity model: :mod:`microprop.ch.params`.
 
 Time stepping: a linearly implicit, stabilized semi-implicit scheme (Shen & Yang 2010)
 in the mixed c-μ form, P1 elements for (c, μ) stored as one blocked space::
@@ -48,29 +35,12 @@ keeps an LU factorization while Δt is constant (all of part 2); in part 1 (Δt
 log-spaced) GMRES uses the factorization of a nearby Δt as preconditioner and refactors
 when Δt has drifted by more than ``refactor_tol``. The elasticity operator is factored once.
 
-Elasticity model: 2D (plane) linear elasticity with the paper's cubic constants C11,
-C12, C44 as the in-plane stiffness (the paper calls the material "isotropic", but
-2 C44 = 194 GPa != C11 - C12 = 60 GPa: the anisotropy ratio is 3.2, and [10] is the soft
-direction) and an in-plane dilatational eigenstrain ε0 c δ_ij (i, j in-plane). This is
-not plane strain of a 3D cubic crystal with a 3D dilatational misfit ε0 c δ_ij (i, j
-in 1..3, ε33 = 0): that adds the out-of-plane eigenstrain, so the in-plane misfit stress
-is (C11 + 2 C12) ε0 instead of (C11 + C12) ε0 and Khachaturyan's
-``B(n) = ε0² (C11 + 2 C12) [3 - (C11 + 2 C12) n·Ω(n)·n]`` (287 ε0² GPa along [10],
-574 ε0² along [11]) instead of ``ε0² (C11 + C12) [2 - (C11 + C12) n·Ω(n)·n]`` here (102 ε0²
-and 246 ε0²). Same soft direction, anisotropy 2.0 instead of 2.4; for the same
-minimal B, ε0 here is 1.68 times the plane-strain ε0. ε0 is not given by the paper and is
-chosen for the elastic share of E, so this mostly rescales it.
-
 Periodicity: :mod:`microprop.periodic` (reduced systems ``Pᵀ A P``).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import math
-import time
-from dataclasses import asdict, dataclass, fields
 
 # isort: off
 import h5py  # noqa: F401  (h5py before dolfinx: they bundle different HDF5 libraries)
@@ -84,93 +54,9 @@ import dolfinx.fem.petsc  # noqa: F401  (registers dolfinx.fem.petsc)
 from dolfinx import fem, geometry, mesh
 
 # isort: on
-from microprop.logs import Progress
+from microprop.ch.params import GPA, CHParams, SimulationError
+from microprop.ch.protocol import Backend, bilinear_periodic, pixel_centres
 from microprop.periodic import CirculantSolver, periodic_map
-
-ENERGY_UNITS = (
-    "pJ/um (energy per unit thickness: energy density pJ/um^3 = MPa integrated over um^2)"
-)
-GPA = 1000.0  # 1 GPa in pJ µm⁻³
-
-
-class SimulationError(RuntimeError):
-    """A Cahn-Hilliard run failed (NaN, or a linear solve did not converge)."""
-
-
-@dataclass
-class CHParams:
-    """Physics and numerics of one Cahn-Hilliard run (see config ``ch:``)."""
-
-    length: float = 20.0  # µm, domain side (paper)
-    n_cells: int = 128  # mesh cells per side
-    c0: float = 50.0  # pJ µm⁻³, double-well height scale (paper)
-    k_c: float = 10.0  # pJ µm⁻¹, gradient energy coefficient (paper)
-    mobility: float = 7.0  # µm⁵ pJ⁻¹ s⁻¹
-    eps0: float = 0.007  # in-plane dilatational eigenstrain per unit c
-    C11: float = 198.0  # GPa (paper)
-    C12: float = 138.0  # GPa (paper)
-    C44: float = 97.0  # GPa (paper)
-    elasticity: bool = True
-    stabilization: float = 1.0  # factor on the energy-stability bound c0 + B_max/2
-    part1_steps: int = 2000
-    dt_min: float = 1e-7  # s
-    dt_max: float = 1e-4  # s
-    part2_steps: int = 10000
-    dt: float = 1e-4  # s
-    save_every: int = 10  # part 2: an image every save_every steps
-    image_size: int = 64
-    init_grid: int = 64  # random initial values on an init_grid² periodic grid
-    refactor_tol: float = 0.1  # relative Δt drift before refactoring in part 1
-    ksp_rtol: float = 1e-12
-    ksp_max_it: int = 50
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CHParams:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown Cahn-Hilliard parameters: {sorted(unknown)}")
-        return cls(**d)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def dts(self) -> np.ndarray:
-        """Δt of every step: part 1 log-spaced dt_min..dt_max, part 2 constant dt."""
-        p1 = np.geomspace(self.dt_min, self.dt_max, self.part1_steps) if self.part1_steps else []
-        return np.concatenate([np.asarray(p1, float), np.full(self.part2_steps, float(self.dt))])
-
-    def saved_steps(self) -> np.ndarray:
-        """Step numbers (1-based, after the step) that produce an image."""
-        p1 = np.arange(1, self.part1_steps + 1)
-        p2 = self.part1_steps + np.arange(self.save_every, self.part2_steps + 1, self.save_every)
-        return np.concatenate([p1, p2]).astype(np.int64)
-
-    def elastic_B(self) -> tuple[float, float]:
-        """(B_min, B_max) of the elastic energy density ½ B(n)|ĉ(k)|², pJ µm⁻³.
-
-        For a dilatational eigenstrain and homogeneous cubic moduli in 2D,
-        ``B(n) = σ0:ε0 - n·σ0·Ω(n)·σ0·n`` (Khachaturyan), ``σ0 = (C11+C12) ε0 I``.
-        """
-        if not self.elasticity:
-            return 0.0, 0.0
-        c11, c12, c44 = (v * GPA for v in (self.C11, self.C12, self.C44))
-        s = (c11 + c12) * self.eps0**2
-        b10 = s * (c11 - c12) / c11
-        b11 = s * 4 * c44 / (c11 + c12 + 2 * c44)
-        return min(b10, b11), max(b10, b11)
-
-    def elastic_bound(self) -> float:
-        """λ_max of the discrete elastic form on this mesh (see :func:`discrete_elastic_bound`)."""
-        if not self.elasticity:
-            return 0.0
-        return discrete_elastic_bound(
-            self.n_cells, self.length, self.eps0, self.C11, self.C12, self.C44
-        )[1]
-
-    def stabilization_S(self) -> float:
-        """``S = stabilization * (c0 + λ_max/2)``: energy stable for stabilization >= 1."""
-        return self.stabilization * (self.c0 + 0.5 * self.elastic_bound())
 
 
 def _sigma(e, C11, C12, C44):
@@ -231,35 +117,6 @@ def discrete_elastic_bound(
     return float(np.nanmin(lam)), float(np.nanmax(lam))
 
 
-def initial_grid(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Initial concentration: uniform random in [0, 1] on an n x n periodic grid."""
-    return rng.uniform(0.0, 1.0, size=(n, n))
-
-
-def run_seed(seed: int, run: int) -> np.random.SeedSequence:
-    """The seed sequence of run ``run`` derived from the config seed."""
-    return np.random.SeedSequence([int(seed), int(run)])
-
-
-def _bilinear_periodic(grid: np.ndarray, length: float, x: np.ndarray) -> np.ndarray:
-    """Periodic bilinear interpolation of ``grid[i, j]`` (value at x=i h, y=j h)."""
-    n = grid.shape[0]
-    h = length / n
-    s = (x[:, 0] / h) % n
-    t = (x[:, 1] / h) % n
-    i0 = np.floor(s + 1e-9).astype(int) % n
-    j0 = np.floor(t + 1e-9).astype(int) % n
-    fs = np.clip(s - np.floor(s + 1e-9), 0.0, 1.0)
-    ft = np.clip(t - np.floor(t + 1e-9), 0.0, 1.0)
-    i1, j1 = (i0 + 1) % n, (j0 + 1) % n
-    return (
-        grid[i0, j0] * (1 - fs) * (1 - ft)
-        + grid[i1, j0] * fs * (1 - ft)
-        + grid[i0, j1] * (1 - fs) * ft
-        + grid[i1, j1] * fs * ft
-    )
-
-
 class Sampler:
     """Evaluate a scalar P1 component at fixed points by a precomputed sparse map."""
 
@@ -289,26 +146,15 @@ class Sampler:
         return (array[self.idx] * self.w).sum(axis=1)
 
 
-def pixel_centres(length: float, n: int) -> np.ndarray:
-    """Pixel centres of an n x n image, row-major: row 0 at the top (y = length)."""
-    h = length / n
-    rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    x = (cols + 0.5) * h
-    y = length - (rows + 0.5) * h
-    return np.stack([x.ravel(), y.ravel()], axis=1)
+def elastic_bound(p: CHParams) -> float:
+    """λ_max of the discrete elastic form on this mesh (:func:`discrete_elastic_bound`)."""
+    if not p.elasticity:
+        return 0.0
+    return discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)[1]
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """c in [0, 1] -> 0..255, clipped.
-
-    >>> to_uint8(np.array([-0.1, 0.0, 0.5, 1.0, 1.2])).tolist()
-    [0, 0, 128, 255, 255]
-    """
-    return np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
-
-
-class CahnHilliard:
-    """One Cahn-Hilliard-elasticity simulation on a periodic square (serial).
+class CahnHilliard(Backend):
+    """One Cahn-Hilliard-elasticity simulation on a periodic square (serial), P1 FEM.
 
     ``solver="fft"`` (default) solves the constant-coefficient linear systems exactly
     with :class:`microprop.periodic.CirculantSolver` (one FFT solve per system, applied
@@ -317,6 +163,8 @@ class CahnHilliard:
     ``refactor_tol`` (GMRES with the nearby factorization as preconditioner), and the
     elasticity operator factored once.
     """
+
+    name = "fem"
 
     def __init__(
         self,
@@ -327,7 +175,8 @@ class CahnHilliard:
     ):
         if solver not in ("fft", "lu"):
             raise ValueError(f"solver must be 'fft' or 'lu', not {solver!r}")
-        self.p = p = params
+        super().__init__(params)
+        p = params
         self.comm = comm
         self.solver = solver
         L = p.length
@@ -352,7 +201,7 @@ class CahnHilliard:
         st = PETSc.ScalarType
         c0, kc = fem.Constant(msh, st(p.c0)), fem.Constant(msh, st(p.k_c))
         mob = fem.Constant(msh, st(p.mobility))
-        self.S = p.stabilization_S()
+        self.S = p.stabilization_S(elastic_bound(p))
         S = fem.Constant(msh, st(self.S))
         eps0 = fem.Constant(msh, st(p.eps0 if p.elasticity else 0.0))
         C11, C12, C44 = (fem.Constant(msh, st(v * GPA)) for v in (p.C11, p.C12, p.C44))
@@ -461,8 +310,6 @@ class CahnHilliard:
         self.area = L * L
         self._image_sampler = Sampler(self.W, pixel_centres(L, p.image_size), component=0)
         self._c_dofs = np.arange(0, len(self.w.x.array), 2)
-        self.time = 0.0
-        self.step_count = 0
 
     # -- state -----------------------------------------------------------------------
     def set_initial_grid(self, grid: np.ndarray) -> None:
@@ -470,7 +317,7 @@ class CahnHilliard:
         xdof = self.W.tabulate_dof_coordinates()[:, :2]
         arr = self.w.x.array
         arr[:] = 0.0
-        arr[0::2] = _bilinear_periodic(np.asarray(grid, float), self.p.length, xdof)
+        arr[0::2] = bilinear_periodic(np.asarray(grid, float), self.p.length, xdof)
         self.w.x.scatter_forward()
         self.cbar.value = self.mean_c()
         with self.b_const.localForm() as loc:
@@ -480,9 +327,6 @@ class CahnHilliard:
         self.step_count = 0
         self.solve_elasticity()
 
-    def set_initial_random(self, seed: np.random.SeedSequence | int) -> None:
-        self.set_initial_grid(initial_grid(self.p.init_grid, np.random.default_rng(seed)))
-
     def mean_c(self) -> float:
         return self.comm.allreduce(fem.assemble_scalar(self.mass_form), op=MPI.SUM) / self.area
 
@@ -491,7 +335,8 @@ class CahnHilliard:
         return self.w.x.array[self._c_dofs]
 
     def image(self) -> np.ndarray:
-        """c sampled at the pixel centres, (image_size, image_size), float."""
+        """c sampled at the pixel centres, (image_size, image_size), float (the sampling
+        map of :meth:`sample` at :func:`pixel_centres`, built once)."""
         n = self.p.image_size
         return self._image_sampler(self.w.x.array).reshape(n, n)
 
@@ -589,263 +434,3 @@ class CahnHilliard:
         self.pw.prolong(self.xr, self.w.x.petsc_vec)
         self.w.x.scatter_forward()
         self.solve_elasticity()
-
-
-def simulate_run(
-    params: CHParams,
-    seed: int,
-    run: int,
-    logger: logging.Logger | None = None,
-    progress_every: float = 10.0,
-    comm: MPI.Comm = MPI.COMM_SELF,
-    solver: str = "fft",
-) -> dict[str, np.ndarray]:
-    """One run of the paper's protocol; returns the arrays of a run file.
-
-    ``images`` (n, N, N) uint8, ``energy`` (total), ``energy_bulk``, ``energy_grad``,
-    ``energy_elastic``, ``time``, ``step``, ``mean_c``, one entry per saved step, and
-    ``energy_initial`` (0-d), E of the initial field before the first step.
-    Raises :class:`SimulationError` on NaN or a failed solve.
-    """
-    log = logger or logging.getLogger("microprop.cahn_hilliard")
-    t0 = time.perf_counter()
-    sim = CahnHilliard(params, comm=comm, solver=solver)
-    sim.set_initial_random(run_seed(seed, run))
-    log.info(
-        "CH run %d: %d x %d mesh, %d steps (%d + %d), S = %.4g pJ/um^3, setup %.2f s",
-        run,
-        params.n_cells,
-        params.n_cells,
-        params.part1_steps + params.part2_steps,
-        params.part1_steps,
-        params.part2_steps,
-        sim.S,
-        time.perf_counter() - t0,
-    )
-    dts = params.dts()
-    saved = params.saved_steps()
-    n = len(saved)
-    N = params.image_size
-    out = {
-        "images": np.empty((n, N, N), np.uint8),
-        "energy": np.empty(n),
-        "energy_bulk": np.empty(n),
-        "energy_grad": np.empty(n),
-        "energy_elastic": np.empty(n),
-        "time": np.empty(n),
-        "step": saved.copy(),
-        "mean_c": np.empty(n),
-    }
-    e0 = sim.energy()
-    log.info("initial: mean c = %.6f, E = %.6g %s", sim.cbar.value, e0["total"], "pJ/um")
-    out["energy_initial"] = np.array(e0["total"])  # E of the initial field (not an image)
-    progress = Progress(len(dts), "steps", every=progress_every, logger=log)
-    k = 0
-    for i, dt in enumerate(dts, start=1):
-        sim.step(float(dt))
-        if k < n and saved[k] == i:
-            e = sim.energy()
-            if not math.isfinite(e["total"]):
-                raise SimulationError(f"energy is not finite at step {i} (t = {sim.time:.4g} s)")
-            out["images"][k] = to_uint8(sim.image())
-            out["energy"][k] = e["total"]
-            out["energy_bulk"][k] = e["bulk"]
-            out["energy_grad"][k] = e["grad"]
-            out["energy_elastic"][k] = e["elastic"]
-            out["time"][k] = sim.time
-            out["mean_c"][k] = sim.mean_c()
-            k += 1
-            last = f"t = {sim.time:.4g} s, E = {e['total']:.6g} pJ/um"
-        progress.update(1, extra=last if k else "")
-    log.info("CH run %d done in %.1f s", run, time.perf_counter() - t0)
-    return out
-
-
-def _find(parent: list[int], a: int) -> int:
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
-    return a
-
-
-def count_domains(image: np.ndarray, threshold: float = 0.5) -> tuple[int, int]:
-    """Connected domains (4-neighbour, periodic) of c > threshold and c <= threshold.
-
-    >>> img = np.zeros((8, 8)); img[:, 2:4] = 1; img[:, 6:8] = 1
-    >>> count_domains(img)
-    (2, 2)
-    """
-    from scipy import ndimage
-
-    counts = []
-    for phase in (image > threshold, image <= threshold):
-        lab, n = ndimage.label(phase)
-        # Merge labels across the periodic edges.
-        parent = list(range(n + 1))
-        for a, b in [(lab[0, :], lab[-1, :]), (lab[:, 0], lab[:, -1])]:
-            for x, y in zip(a, b, strict=True):
-                if x and y:
-                    parent[_find(parent, x)] = _find(parent, y)
-        counts.append(len({_find(parent, i) for i in range(1, n + 1)}))
-    return counts[0], counts[1]
-
-
-def interface_width_px(image: np.ndarray) -> float:
-    """Mean 10-90 interface width in pixels: pixels with 0.1 < c < 0.9 divided by the
-    interface length (pixel-edge crossings of c = 0.5 times π/4, Cauchy-Crofton)."""
-    band = np.count_nonzero((image > 0.1) & (image < 0.9))
-    s = image > 0.5
-    crossings = np.count_nonzero(s != np.roll(s, 1, 0)) + np.count_nonzero(s != np.roll(s, 1, 1))
-    return band / max(crossings * np.pi / 4, 1e-9)
-
-
-def distance_to_contour_px(image: np.ndarray, level: float = 0.5) -> np.ndarray:
-    """Distance (pixels) of every pixel centre from the ``c = level`` contour, periodic.
-
-    The contour crosses the segment between two neighbouring pixels of opposite phase
-    where linear interpolation of c reaches ``level``; a pixel's distance is its
-    Euclidean distance to the nearest such crossing point (both axes, periodic images).
-
-    >>> img = np.zeros((8, 8)); img[:, 2:6] = 1.0
-    >>> distance_to_contour_px(img)[0].tolist()
-    [1.5, 0.5, 0.5, 1.5, 1.5, 0.5, 0.5, 1.5]
-    """
-    from scipy.spatial import cKDTree
-
-    img = np.asarray(image, float)
-    n0, n1 = img.shape
-    pts = []
-    for axis in (0, 1):
-        nxt = np.roll(img, -1, axis)
-        cross = (img > level) != (nxt > level)
-        i, j = np.nonzero(cross)
-        a, b = img[i, j], nxt[i, j]
-        frac = np.clip((level - a) / np.where(b != a, b - a, 1.0), 0.0, 1.0)
-        pts.append(np.stack([i + frac * (axis == 0), j + frac * (axis == 1)], axis=1))
-    pts = np.concatenate(pts)
-    rows, cols = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-    centres = np.stack([rows.ravel(), cols.ravel()], axis=1).astype(float)
-    if len(pts) == 0:
-        return np.full(img.shape, np.inf)
-    tree = cKDTree(pts % [n0, n1], boxsize=[n0, n1])
-    d, _ = tree.query(centres)
-    return d.reshape(img.shape)
-
-
-def phase_purity(image: np.ndarray, margin_px: float = 2.0, tol: float = 0.1) -> float:
-    """Share of the pixels farther than ``margin_px`` from the c = 0.5 contour whose c
-    lies within ``tol`` of 0 or 1 (the paper: values 0 or 1 away from interfaces).
-
-    >>> x = np.arange(64) + 0.5
-    >>> stripe = 0.5 * (np.tanh((16 - np.abs(x - 32)) / 1.0) + 1)  # 10-90 width 2.2 px
-    >>> round(phase_purity(np.tile(stripe, (64, 1))), 3)
-    1.0
-    """
-    img = np.asarray(image, float)
-    far = distance_to_contour_px(img) > margin_px
-    pure = (img <= tol) | (img >= 1 - tol)
-    return float(np.count_nonzero(far & pure) / max(np.count_nonzero(far), 1))
-
-
-#: The issue's bands on a production run (see :func:`criteria_met`), as (low, high).
-CRITERIA_BANDS = {
-    "E_start": (5500.0, 8000.0),  # E of the initial field (the paper: 7054 at its first image)
-    "E_max": (4000.0, math.inf),  # largest E of the run
-    "E_end": (400.0, 900.0),  # the paper: 589 at the end
-    "a_kink_in_part1": (1.0, 1.0),  # steepest drop per log-time inside part 1
-    "b_purity_end_part1": (0.9, 1.0),  # pixels > 2 px from interfaces within 0.1 of 0 or 1
-    "c_min_domains_end": (2.0, math.inf),  # domains of each phase at the end
-    "d_cells_across_interface": (6.0, math.inf),  # mesh cells across the 10-90 width
-    "e_elastic_share_end": (0.05, 1.0),  # elastic share of E at the end
-}
-
-
-def criteria(out: dict[str, np.ndarray], params: CHParams) -> dict[str, float]:
-    """The issue's criteria measured on the arrays of one run (all saved steps).
-
-    (a) kink: time of the steepest energy decay per log-time over the whole run, and
-        whether it lies in part 1; (b) phase purity at the end of part 1
-        (:func:`phase_purity`); (c) domains of each phase at the ends of parts 1 and 2;
-        (d) the 10-90 interface width at the end in pixels and in mesh cells; (e) elastic
-        share of E at the end; the energies of the bands in :data:`CRITERIA_BANDS`
-        (``E_start``: E of the initial field, ``E_max``: the largest E of an image).
-    With a random initial field the steepest drop of E is the smoothing of that field in
-    the first steps; the spinodal separation is the steepest drop of the bulk energy
-    (``a_bulk_kink_time_s``, searched in part 1).
-    """
-    imgs = out["images"].astype(float) / 255.0
-    n1 = params.part1_steps
-    t, E = out["time"], out["energy"]
-    rate = -np.gradient(E, np.log(t))
-    k = int(np.argmax(rate))
-    n1b = max(n1, 2)
-    kb = int(np.argmax(-np.gradient(out["energy_bulk"][:n1b], np.log(t[:n1b]))))
-    end1 = imgs[n1 - 1] if n1 else imgs[0]
-    end = imgs[-1]
-    width = interface_width_px(end)
-    d1, d2 = count_domains(end1), count_domains(end)
-    return {
-        "a_kink_time_s": float(t[k]),
-        "a_kink_in_part1": float(k < n1 - 1),
-        "a_bulk_kink_time_s": float(t[kb]),
-        "b_purity_end_part1": phase_purity(end1),
-        "c_domains_end_part1": d1,
-        "c_domains_end": d2,
-        "c_min_domains_end": float(min(d2)),
-        "d_interface_width_px": float(width),
-        "d_cells_across_interface": float(width * params.n_cells / params.image_size),
-        "e_elastic_share_end": float(out["energy_elastic"][-1] / out["energy"][-1]),
-        "E_start": float(out.get("energy_initial", E[0])),
-        "E_max": float(E.max()),
-        "E_end_part1": float(E[n1 - 1]) if n1 else float(E[0]),
-        "E_end": float(E[-1]),
-    }
-
-
-def criteria_met(c: dict[str, float]) -> dict[str, bool]:
-    """Whether each criterion of :data:`CRITERIA_BANDS` holds for :func:`criteria`'s ``c``."""
-    return {k: bool(lo <= c[k] <= hi) for k, (lo, hi) in CRITERIA_BANDS.items()}
-
-
-def run_attrs(params: CHParams, seed: int, run: int, solver: str = "fft") -> dict:
-    """Attributes of a run file: provenance, units and every physics parameter."""
-    from microprop import __version__
-
-    return {
-        "kind": "ch_run",
-        "run": int(run),
-        "seed": int(seed),
-        "seed_sequence": [int(seed), int(run)],
-        "energy_units": ENERGY_UNITS,
-        "property_name": "total free energy",
-        "property_units": "pJ/um",
-        "time_units": "s",
-        "length_units": "um",
-        "image_convention": (
-            "c sampled at the pixel centres of an image_size^2 grid over the domain, "
-            "row 0 at the top (y = length), column 0 at x = 0; uint8 = round(255 c), clipped"
-        ),
-        "solver": solver,
-        "stabilization_S": params.stabilization_S(),
-        "code_version": __version__,
-        **{k: v for k, v in params.as_dict().items()},
-    }
-
-
-def write_run(
-    path,
-    params: CHParams,
-    seed: int,
-    run: int,
-    logger: logging.Logger | None = None,
-    progress_every: float = 10.0,
-    solver: str = "fft",
-) -> dict[str, np.ndarray]:
-    """Simulate run ``run`` and write its run file atomically (nothing on failure)."""
-    from microprop.io import write_h5
-
-    out = simulate_run(
-        params, seed, run, logger=logger, progress_every=progress_every, solver=solver
-    )
-    write_h5(path, out, run_attrs(params, seed, run, solver))
-    return out
