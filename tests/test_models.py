@@ -168,9 +168,10 @@ def test_fraction_fits_every_preprocessing_step_on_its_training_subset():
 
 
 def test_parse_model_id():
-    assert parse_model_id("densenet121-pretrained") == ("densenet121", True)
-    with pytest.raises(ValueError, match="not a CNN model id"):
-        parse_model_id("resnet50")
+    assert parse_model_id("densenet121-pretrained") == ("densenet121", True, False)
+    for bad in ("resnet50", "p4m", "p4m-sym", "resnet18-cnn", "resnet18-pretrained-sym"):
+        with pytest.raises(ValueError, match="not a CNN model id"):
+            parse_model_id(bad)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -59,6 +59,7 @@ CPU_IMAGES_PER_SECOND = {
     "resnet152": 5.0,
     "densenet121": 3.0,
     "efficientnet_b0": 10.0,
+    "p4m": 20.0,
 }
 GPU_IMAGES_PER_SECOND = 500.0
 
