@@ -221,9 +221,13 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     """A torchvision CNN trained to predict one scalar from images.
 
     ``max_epochs`` caps the epochs of each phase; ``head_epochs`` caps the frozen phase
-    of a pretrained network. See the module docstring for the protocols, the speed
-    settings (``amp``, ``channels_last``) and what happens after training
-    (``bn_recalibrate``, ``min_r2``).
+    of a pretrained network. ``min_steps`` raises the epoch cap of the main phase where
+    ``max_epochs`` epochs would give fewer optimizer steps (small training fractions),
+    and scales both patiences by the same factor, keeping their share of the epochs.
+    ``symmetric`` trains a periodic network on random D4 transforms and periodic shifts
+    and averages its predictions over the 8 D4 transforms. See the module docstring for
+    the protocols, the speed settings (``amp``, ``channels_last``) and what happens after
+    training (``bn_recalibrate``, ``min_r2``).
     """
 
     def __init__(
@@ -234,6 +238,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         protocol: str = "paper",
         max_epochs: int = 100,
         head_epochs: int = 10,
+        min_steps: int = 0,
         batch_size: int = 32,
         lr: float = 1e-3,
         finetune_lr: float = 1e-4,
@@ -260,6 +265,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.protocol = protocol
         self.max_epochs = max_epochs
         self.head_epochs = head_epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.finetune_lr = finetune_lr
@@ -341,6 +347,24 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         yt = torch.from_numpy((y - self.y_mean_) / self.y_std_).float().to(device)
         data = (Xt[fit_idx], yt[fit_idx], Xt[val_idx], yt[val_idx])
         self.n_fit_, self.n_val_ = len(fit_idx), len(val_idx)
+        self.epochs_ = self.max_epochs
+        if self.protocol == "paper" and self.min_steps:
+            steps_per_epoch = math.ceil(self.n_fit_ / self.batch_size)
+            self.epochs_ = max(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch))
+        stretch = self.epochs_ / max(self.max_epochs, 1)
+        self.patience_ = math.ceil(self.patience * stretch)
+        self.plateau_patience_ = math.ceil(self.plateau_patience * stretch)
+        if self.epochs_ > self.max_epochs:
+            log.info(
+                "%d training images give %d steps per epoch: %d epochs for >= %d steps"
+                " (patiences %d and %d)",
+                self.n_fit_,
+                steps_per_epoch,
+                self.epochs_,
+                self.min_steps,
+                self.plateau_patience_,
+                self.patience_,
+            )
         self.history_ = []
         self._best = {"loss": math.inf, "state": None, "epoch": 0}
         self.epochs_run_ = 0
@@ -354,7 +378,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         else:
             loss_fn = nn.MSELoss()
             if self.pretrained:
-                self.max_epochs_total_ = self.head_epochs + self.max_epochs
+                self.max_epochs_total_ = self.head_epochs + self.epochs_
                 for p in model.parameters():
                     p.requires_grad_(False)
                 head = head_of(model.net)
@@ -376,12 +400,12 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     p.requires_grad_(True)
                 lr = self.finetune_lr
             else:
-                self.max_epochs_total_ = self.max_epochs
+                self.max_epochs_total_ = self.epochs_
                 lr = self.lr
             opt = torch.optim.Adam(model.parameters(), lr=lr, fused=self.fused_optimizer)
             phase = "finetune" if self.pretrained else "train"
             self._train(
-                model, opt, self._plateau(opt), loss_fn, self.max_epochs, data, device, gen, phase
+                model, opt, self._plateau(opt), loss_fn, self.epochs_, data, device, gen, phase
             )
         self._finish(model, loss_fn, data, device, gen)
         self.model_ = model.to("cpu").set_memory_format(False).eval()
@@ -390,7 +414,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
     def _plateau(self, opt):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, factor=self.plateau_factor, patience=self.plateau_patience, min_lr=self.min_lr
+            opt, factor=self.plateau_factor, patience=self.plateau_patience_, min_lr=self.min_lr
         )
 
     def _batches(self, n: int, gen: torch.Generator | None):
@@ -485,7 +509,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 best, stale = val_loss, 0
             else:
                 stale += 1
-                if stale >= self.patience:
+                if stale >= self.patience_:
                     log.info(
                         "%s: early stop after %d epochs (best val loss %.4g)", phase, epoch, best
                     )

@@ -36,3 +36,38 @@ def fraction_figure(curves: pd.DataFrame, title: str = "", unit: str = ""):
     ax.legend(loc="upper left", fontsize=7, ncols=1)
     fig.tight_layout()
     return fig
+
+
+def symmetry_figure(curves: pd.DataFrame, title: str = "", unit: str = ""):
+    """Mean test RMSE against the training fraction on a log axis, error bars one standard
+    deviation over seeds where there are several (the symmetry study)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for model, group in curves.groupby("model", sort=False):
+        group = group.sort_values("frac")
+        dashed = model.endswith(("-svr", "-pcr"))  # feature models: dashed
+        ax.errorbar(
+            100 * group["frac"],
+            group["rmse_mean"],
+            yerr=group["rmse_std"].fillna(0.0),
+            fmt="s--" if dashed else "o-",
+            ms=4,
+            capsize=3,
+            label=model,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training data used [%]")
+    ax.set_ylabel(f"test RMSE{f' [{unit}]' if unit else ''}")
+    ax.set_title(title)
+    n_seeds = int(curves["n_seeds"].max()) if len(curves) else 0
+    if n_seeds > 1:
+        ax.text(
+            0.02,
+            0.02,
+            f"error bars: 1 s.d. over up to {n_seeds} seeds",
+            transform=ax.transAxes,
+            fontsize=7,
+        )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
