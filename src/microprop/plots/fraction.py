@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import pandas as pd
 
 
@@ -56,6 +57,10 @@ def symmetry_figure(curves: pd.DataFrame, title: str = "", unit: str = ""):
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers, not powers of ten
+        axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
     ax.set_xlabel("training data used [%]")
     ax.set_ylabel(f"test RMSE{f' [{unit}]' if unit else ''}")
     ax.set_title(title)
