@@ -59,7 +59,8 @@ def throughput(arch: str, path: str, n_images: int, epochs: int, args) -> list[f
     X = rng.integers(0, 256, shape, dtype=np.uint8)
     y = rng.uniform(0, 255, n_images)
     model = CNNRegressor(
-        arch="resnet18" if mucha else arch,
+        arch="resnet18" if mucha else arch.removesuffix("-sym"),
+        symmetric=arch.endswith("-sym"),  # periodic padding, D4 + shift augmentation
         protocol="mucha" if mucha else "paper",
         max_epochs=epochs,
         batch_size=args.batch_size,
@@ -121,7 +122,10 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument(
-        "--archs", nargs="+", default=[*ARCHITECTURES, "mucha"], help="mucha: ResNet34, 3 ch"
+        "--archs",
+        nargs="+",
+        default=[*ARCHITECTURES, "resnet18-sym", "mucha"],
+        help="mucha: ResNet34, 3 ch; resnet18-sym: periodic, augmented",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
@@ -158,7 +162,8 @@ def main(argv=None) -> dict:
     if args.check_bf16:
         result = {"check_bf16": check_bf16(args)}
     else:
-        default_images = {"resnet18": 320, "mucha": 192, "efficientnet_b0": 256}
+        default_images = {"resnet18": 320, "resnet18-sym": 320, "p4m": 320, "mucha": 192}
+        default_images["efficientnet_b0"] = 256
         paths = ["new", "old"] if args.old else ["new"]
         rates: dict = {}
         for arch in args.archs:

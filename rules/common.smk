@@ -98,6 +98,10 @@ STUDY_OUTPUTS = {
     "pca_scree": ["results/figures/figB13_pca_scree_{dataset}.png"],
     "pca_confusion": ["results/figures/figB14_pca_confusion_{dataset}.png"],
     "zoo": ["results/figures/figD18_zoo_rmse.png", "results/figures/figD19_zoo_r2.png"],
+    "symmetry": [
+        "results/figures/fig_sym_fraction_{dataset}.png",
+        "results/tables/symmetry_{dataset}.md",
+    ],
 }
 
 
@@ -145,11 +149,27 @@ def fraction_metrics(dataset):
     ]
 
 
+def symmetry_metrics(dataset):
+    """The symmetry study: its models at its fractions (several seeds up to seeds_up_to)
+    and at 1.0, the main run's models."""
+    study = STUDIES["symmetry"]
+    paths = [
+        p
+        for frac in study["fractions"]
+        for seed in (study["seeds"] if frac <= study["seeds_up_to"] else SEEDS)
+        for p in model_metrics(dataset, study["models"], frac_str(frac), seed)
+    ]
+    paths += [p for seed in SEEDS for p in model_metrics(dataset, study["models"], "1.0", seed)]
+    return list(dict.fromkeys(paths))
+
+
 def all_metrics(dataset):
     """metrics_{dataset}.csv: every model the config trains on a dataset."""
     own = [p for seed in SEEDS for p in model_metrics(dataset, MODEL_IDS, "1.0", seed)]
     if "fraction" in STUDIES["targets"] or "timing" in STUDIES["targets"]:
         own += fraction_metrics(dataset)
+    if "symmetry" in STUDIES["targets"]:
+        own += symmetry_metrics(dataset)
     return sorted(set(own))
 
 
@@ -296,7 +316,7 @@ def cnn_runtime(wildcards):
 
 def cnn_options(wildcards):
     """CNNRegressor options of a CNN model id (its budget, then the shared settings)."""
-    keys = ("batch_size", "lr", "finetune_lr", "min_lr", "plateau_factor")
+    keys = ("batch_size", "min_steps", "lr", "finetune_lr", "min_lr", "plateau_factor")
     keys += ("plateau_patience", "patience", "val_fraction") + CNN_SPEED_KEYS
     options = {k: CNN_CONFIG[k] for k in keys}
     options["download"] = CNN_CONFIG["download_weights"]

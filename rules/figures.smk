@@ -16,6 +16,7 @@ localrules:
     figB14_pca_confusion,
     figD18_zoo_rmse,
     figD19_zoo_r2,
+    fig_sym_fraction,
     ch_energy,
 
 
@@ -205,6 +206,31 @@ rule fig09_fraction:
         runtime=per_attempt(5),
     script:
         "../workflow/scripts/plot_fraction.py"
+
+
+rule fig_sym_fraction:
+    input:
+        table="results/tables/symmetry_{dataset}.csv",
+    output:
+        png=report(
+            "results/figures/fig_sym_fraction_{dataset}.png",
+            caption="../workflow/report/fig_sym_fraction.rst",
+            category="Beyond the paper",
+            labels={"figure": "symmetry-aware CNNs, training fraction", "dataset": "{dataset}"},
+        ),
+        pdf="results/figures/fig_sym_fraction_{dataset}.pdf",
+    log:
+        logpath("fig_sym_fraction", "dataset"),
+    benchmark:
+        benchpath("fig_sym_fraction", "dataset")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
+    script:
+        "../workflow/scripts/plot_sym_fraction.py"
 
 
 rule fig10_timing:

@@ -89,7 +89,7 @@ rule train_cnn:
     benchmark:
         benchpath("train_cnn", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained)?",
+        model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained|-sym)?|p4m-cnn",
     conda:
         "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]

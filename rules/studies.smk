@@ -6,6 +6,7 @@
 localrules:
     table2,
     metrics_table,
+    symmetry_study,
 
 
 rule table2:
@@ -87,6 +88,31 @@ rule fraction_study:
         runtime=per_attempt(5),
     script:
         "../workflow/scripts/fraction_study.py"
+
+
+rule symmetry_study:
+    input:
+        metrics=lambda w: symmetry_metrics(w.dataset),
+    output:
+        csv="results/tables/symmetry_{dataset}.csv",
+        md=report(
+            "results/tables/symmetry_{dataset}.md",
+            caption="../workflow/report/symmetry_table.rst",
+            category="Beyond the paper",
+            labels={"table": "symmetry-aware CNNs", "dataset": "{dataset}"},
+        ),
+    log:
+        logpath("symmetry_study", "dataset"),
+    benchmark:
+        benchpath("symmetry_study", "dataset")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
+    script:
+        "../workflow/scripts/symmetry_study.py"
 
 
 rule sklearn_zoo:

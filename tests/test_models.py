@@ -168,9 +168,10 @@ def test_fraction_fits_every_preprocessing_step_on_its_training_subset():
 
 
 def test_parse_model_id():
-    assert parse_model_id("densenet121-pretrained") == ("densenet121", True)
-    with pytest.raises(ValueError, match="not a CNN model id"):
-        parse_model_id("resnet50")
+    assert parse_model_id("densenet121-pretrained") == ("densenet121", True, False)
+    for bad in ("resnet50", "p4m", "p4m-sym", "resnet18-cnn", "resnet18-pretrained-sym"):
+        with pytest.raises(ValueError, match="not a CNN model id"):
+            parse_model_id(bad)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -296,3 +297,17 @@ def test_pretrained_loads_the_cached_weights_file(tmp_path, monkeypatch):
     assert summary["epochs_run"] == 2 and summary["max_epochs"] == 2
     best = int(np.argmin([h["val_loss"] for h in model.history_])) + 1
     assert summary["best_epoch"] == best
+
+
+def test_min_steps_stretches_epochs_and_patiences_at_small_fractions():
+    """8 fitting images in batches of 4 are 2 steps per epoch: min_steps 6 needs 3 epochs
+    where max_epochs allows 1, and the patiences grow by the same factor."""
+    X, y = grey_images(10, 2)
+    opts = dict(arch="resnet18", batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    model = CNNRegressor(max_epochs=1, min_steps=6, patience=2, plateau_patience=1, **opts)
+    model.fit(X, y)
+    assert model.n_fit_ == 8 and model.epochs_ == 3 and model.epochs_run_ == 3
+    assert model.training_summary()["max_epochs"] == 3
+    assert (model.patience_, model.plateau_patience_) == (6, 3)
+    plain = CNNRegressor(max_epochs=1, min_steps=2, **opts).fit(X, y)  # 1 epoch is enough
+    assert plain.epochs_ == plain.epochs_run_ == 1

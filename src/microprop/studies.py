@@ -49,6 +49,8 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 
 # The paper's scale (section 2, Appendix B): training images (Ising 50,000 - 1,000 test;
 # CH ~60,000 images of 20 runs, 2 held out), TPE trials and CNN epochs.
+SYMMETRIC_CNNS = ("resnet18-sym", "p4m-cnn")  # beyond the paper (‡ in Table 2)
+
 PAPER_SCALE = {"n_train": {"ising": 49000, "ch": 54000}, "n_trials": 1024, "epochs": 100}
 
 TABLE2_NOTE = (
@@ -57,7 +59,8 @@ TABLE2_NOTE = (
     "paper's scale (E ~ 400..8000), so both compare directly (our CH simulations are our "
     "own runs of the paper's model). 'trained': training images, TPE trials or CV grid "
     "points (SVRs), epochs run of the cap and the kept epoch (CNNs). "
-    "† marks rows trained below the paper's scale (fewer training images, trials or epochs)."
+    "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
+    "‡ marks models beyond the paper (symmetry-aware CNNs, see the README)."
 )
 
 METRIC_COLUMNS = [
@@ -225,7 +228,7 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
         out.append(
             {
                 "dataset": row.dataset,
-                "model": row.model,
+                "model": row.model + (" ‡" if row.model in SYMMETRIC_CNNS else ""),
                 "seeds": row.n_seeds,
                 "RMSE": rmse,
                 "paper RMSE": _fmt(row.paper_rmse, 1),
@@ -314,6 +317,44 @@ def fraction_curves(metrics: pd.DataFrame) -> pd.DataFrame:
         out[f"{col}_min"] = grouped[col].min()
         out[f"{col}_max"] = grouped[col].max()
     return out.reset_index()
+
+
+def symmetry_markdown(curves: pd.DataFrame, baseline: str = "resnet18") -> str:
+    """The symmetry study as a markdown table: test RMSE mean ± std (seeds) per model and
+    training fraction, and the change of each symmetric CNN's mean against ``baseline``.
+
+    >>> c = pd.DataFrame({"model": ["resnet18", "resnet18-sym"] * 2,
+    ...     "frac": [0.01, 0.01, 1.0, 1.0], "n_train": [90, 90, 9000, 9000],
+    ...     "n_seeds": [3, 3, 1, 1], "rmse_mean": [20.0, 14.0, 8.0, 8.4],
+    ...     "rmse_std": [2.0, 1.0, None, None]})
+    >>> print(symmetry_markdown(c).splitlines()[3])
+    | resnet18-sym | 14.00 ± 1.00 (3) | 8.40 |
+    >>> print(symmetry_markdown(c).splitlines()[-1])
+    | resnet18-sym vs resnet18 | -30% | +5% |
+    """
+    fracs = sorted(curves["frac"].unique())
+    cell = {
+        (r.model, r.frac): f"{r.rmse_mean:.2f}"
+        + (f" ± {r.rmse_std:.2f} ({int(r.n_seeds)})" if r.n_seeds > 1 else "")
+        for r in curves.itertuples()
+    }
+    n_train = curves.groupby("frac")["n_train"].mean()
+    head = ["model"] + [f"{100 * f:g}% ({n_train[f]:.0f} img)" for f in fracs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    models = list(dict.fromkeys(curves["model"]))
+    lines += [f"| {m} | " + " | ".join(cell.get((m, f), "") for f in fracs) + " |" for m in models]
+    mean = curves.set_index(["model", "frac"])["rmse_mean"]
+    lines += ["", "| test RMSE change of the mean | " + " | ".join(head[1:]) + " |"]
+    lines.append("|" + "---|" * len(head))
+    for m in (m for m in SYMMETRIC_CNNS if m in models and baseline in models):
+        change = [
+            f"{100 * (mean[m, f] / mean[baseline, f] - 1):+.0f}%"
+            if (m, f) in mean.index and (baseline, f) in mean.index
+            else ""
+            for f in fracs
+        ]
+        lines.append(f"| {m} vs {baseline} | " + " | ".join(change) + " |")
+    return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------- sklearn zoo

@@ -13,15 +13,16 @@ p = sm.params
 
 if w.model == MUCHA_ID:
     data = load_features(sm.input.features)  # (N, 3, 64, 64) uint8 channels
-    arch, pretrained, protocol = "resnet34", False, "mucha"
+    arch, pretrained, symmetric, protocol = "resnet34", False, False, "mucha"
 else:
     data = load_dataset(sm.input.data)
-    (arch, pretrained), protocol = parse_model_id(w.model), "paper"
+    (arch, pretrained, symmetric), protocol = parse_model_id(w.model), "paper"
 options = dict(p.options)
 max_train = options.pop("max_train", 0)
 estimator = CNNRegressor(
     arch=arch,
     pretrained=pretrained,
+    symmetric=symmetric,
     protocol=protocol,
     threads=sm.threads,
     device=sm.resources.device,  # a resource, not a param: it changes no result

@@ -2,7 +2,12 @@
 
 :class:`CNNRegressor` wraps a torchvision architecture (``resnet18``, ``resnet152``,
 ``densenet121``, ``efficientnet_b0``; ``resnet34`` for the multichannel MuCha-CNN) whose
-classification head is replaced by a single linear output.
+classification head is replaced by a single linear output. Beyond the paper,
+``resnet18-sym`` (any torchvision architecture with ``-sym``) is that network with
+periodic padding, trained on random D4 transforms and periodic shifts of the images and
+averaged over the 8 D4 transforms at prediction (``symmetric=True``), and ``p4m-cnn`` is
+a p4m group-equivariant network, invariant by construction
+(:mod:`microprop.models.symmetry`).
 
 Inputs and targets
     Images are uint8 (N, H, W) (one grayscale channel) or (N, C, H, W). They are scaled
@@ -75,40 +80,58 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
+from microprop.models.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
 
 FLAG_NOT_LEARNED = "did not learn: budget too small"
-ARCHITECTURES = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
+TORCHVISION_ARCHS = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
+P4M_ARCH = "p4m"  # model id "p4m-cnn"
+ARCHITECTURES = (*TORCHVISION_ARCHS, P4M_ARCH)
 MUCHA_ARCH = "resnet34"
 
 
-def parse_model_id(model_id: str) -> tuple[str, bool]:
-    """Architecture and pretrained flag of a CNN model id.
+def parse_model_id(model_id: str) -> tuple[str, bool, bool]:
+    """Architecture, pretrained flag and symmetric flag of a CNN model id.
 
     >>> parse_model_id("resnet18-pretrained"), parse_model_id("efficientnet_b0")
-    (('resnet18', True), ('efficientnet_b0', False))
+    (('resnet18', True, False), ('efficientnet_b0', False, False))
+    >>> parse_model_id("resnet18-sym"), parse_model_id("p4m-cnn")
+    (('resnet18', False, True), ('p4m', False, False))
     """
     arch, _, suffix = model_id.partition("-")
-    if arch not in ARCHITECTURES or suffix not in ("", "pretrained"):
-        raise ValueError(f"not a CNN model id: {model_id!r} (architectures: {ARCHITECTURES})")
-    return arch, suffix == "pretrained"
+    ok = suffix == "cnn" if arch == P4M_ARCH else suffix in ("", "pretrained", "sym")
+    if arch not in ARCHITECTURES or not ok:
+        raise ValueError(
+            f"not a CNN model id: {model_id!r} (architectures {TORCHVISION_ARCHS} with"
+            f" optional -pretrained or -sym, or {P4M_ARCH}-cnn)"
+        )
+    return arch, suffix == "pretrained", suffix == "sym"
 
 
 def build_network(
-    arch: str, pretrained: bool = False, seed: int = 0, download: bool = False
+    arch: str,
+    pretrained: bool = False,
+    seed: int = 0,
+    download: bool = False,
+    periodic: bool = False,
 ) -> nn.Module:
-    """A torchvision ``arch`` with a single regression output; seeded random init.
+    """A torchvision ``arch`` (or ``p4m``) with a single regression output; seeded init.
 
     ``pretrained=True`` loads the default ImageNet weights through torchvision's weights
     API from the torch cache; a missing file is downloaded only with ``download=True``
     (and where the network allows), otherwise it is an error naming the file.
+    ``periodic=True`` gives every convolution and pooling circular padding.
     """
     import torchvision
 
     torch.manual_seed(seed)
+    if arch == P4M_ARCH:
+        return P4MNet()
     net = torchvision.models.get_model(arch, weights=None)
+    if periodic:
+        make_periodic(net)
     if pretrained:
         net.load_state_dict(imagenet_state_dict(arch, download))
     torch.manual_seed(seed + 1)
@@ -139,9 +162,10 @@ def cpu_supports_bf16() -> bool:
 class _Standardized(nn.Module):
     """Network behind input standardization: uint8 (N, C, H, W) in, one value out."""
 
-    def __init__(self, net: nn.Module, mean: np.ndarray, std: np.ndarray):
+    def __init__(self, net: nn.Module, mean: np.ndarray, std: np.ndarray, average_d4: bool = False):
         super().__init__()
         self.net = net
+        self.average_d4 = average_d4  # eval mode: the mean over the 8 D4 transforms
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
         self.memory_format = torch.contiguous_format
@@ -150,9 +174,16 @@ class _Standardized(nn.Module):
         x = (x.float() / 255.0 - self.mean) / self.std
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
+        if self.average_d4 and not self.training:
+            return d4_average(self._net, x)
+        return self._net(x)
+
+    def _net(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=self.memory_format)).squeeze(1)
 
     def set_memory_format(self, channels_last: bool) -> _Standardized:
+        # channels_last is a 4D layout: the p4m weights are 5D
+        channels_last = channels_last and getattr(self.net, "channels_last", True)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.memory_format = fmt
         return self.to(memory_format=fmt)
@@ -190,18 +221,24 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     """A torchvision CNN trained to predict one scalar from images.
 
     ``max_epochs`` caps the epochs of each phase; ``head_epochs`` caps the frozen phase
-    of a pretrained network. See the module docstring for the protocols, the speed
-    settings (``amp``, ``channels_last``) and what happens after training
-    (``bn_recalibrate``, ``min_r2``).
+    of a pretrained network. ``min_steps`` raises the epoch cap of the main phase where
+    ``max_epochs`` epochs would give fewer optimizer steps (small training fractions),
+    and scales both patiences by the same factor, keeping their share of the epochs.
+    ``symmetric`` trains a periodic network on random D4 transforms and periodic shifts
+    and averages its predictions over the 8 D4 transforms. See the module docstring for
+    the protocols, the speed settings (``amp``, ``channels_last``) and what happens after
+    training (``bn_recalibrate``, ``min_r2``).
     """
 
     def __init__(
         self,
         arch: str = "resnet18",
         pretrained: bool = False,
+        symmetric: bool = False,
         protocol: str = "paper",
         max_epochs: int = 100,
         head_epochs: int = 10,
+        min_steps: int = 0,
         batch_size: int = 32,
         lr: float = 1e-3,
         finetune_lr: float = 1e-4,
@@ -224,9 +261,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     ):
         self.arch = arch
         self.pretrained = pretrained
+        self.symmetric = symmetric
         self.protocol = protocol
         self.max_epochs = max_epochs
         self.head_epochs = head_epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.finetune_lr = finetune_lr
@@ -299,8 +338,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.in_channels_ = int(X.shape[1])
         arch = MUCHA_ARCH if self.protocol == "mucha" else self.arch
         pretrained = self.pretrained and self.protocol == "paper"
-        net = build_network(arch, pretrained, self.seed, self.download)
-        model = _Standardized(net, self.x_mean_, self.x_std_).to(device)
+        net = build_network(arch, pretrained, self.seed, self.download, self.symmetric)
+        model = _Standardized(net, self.x_mean_, self.x_std_, self.symmetric).to(device)
         model.set_memory_format(self.channels_last)
 
         # uint8 images stay in memory (on the device for CUDA): batches are gathered there
@@ -308,6 +347,24 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         yt = torch.from_numpy((y - self.y_mean_) / self.y_std_).float().to(device)
         data = (Xt[fit_idx], yt[fit_idx], Xt[val_idx], yt[val_idx])
         self.n_fit_, self.n_val_ = len(fit_idx), len(val_idx)
+        self.epochs_ = self.max_epochs
+        if self.protocol == "paper" and self.min_steps:
+            steps_per_epoch = math.ceil(self.n_fit_ / self.batch_size)
+            self.epochs_ = max(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch))
+        stretch = self.epochs_ / max(self.max_epochs, 1)
+        self.patience_ = math.ceil(self.patience * stretch)
+        self.plateau_patience_ = math.ceil(self.plateau_patience * stretch)
+        if self.epochs_ > self.max_epochs:
+            log.info(
+                "%d training images give %d steps per epoch: %d epochs for >= %d steps"
+                " (patiences %d and %d)",
+                self.n_fit_,
+                steps_per_epoch,
+                self.epochs_,
+                self.min_steps,
+                self.plateau_patience_,
+                self.patience_,
+            )
         self.history_ = []
         self._best = {"loss": math.inf, "state": None, "epoch": 0}
         self.epochs_run_ = 0
@@ -321,7 +378,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         else:
             loss_fn = nn.MSELoss()
             if self.pretrained:
-                self.max_epochs_total_ = self.head_epochs + self.max_epochs
+                self.max_epochs_total_ = self.head_epochs + self.epochs_
                 for p in model.parameters():
                     p.requires_grad_(False)
                 head = head_of(model.net)
@@ -343,12 +400,12 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     p.requires_grad_(True)
                 lr = self.finetune_lr
             else:
-                self.max_epochs_total_ = self.max_epochs
+                self.max_epochs_total_ = self.epochs_
                 lr = self.lr
             opt = torch.optim.Adam(model.parameters(), lr=lr, fused=self.fused_optimizer)
             phase = "finetune" if self.pretrained else "train"
             self._train(
-                model, opt, self._plateau(opt), loss_fn, self.max_epochs, data, device, gen, phase
+                model, opt, self._plateau(opt), loss_fn, self.epochs_, data, device, gen, phase
             )
         self._finish(model, loss_fn, data, device, gen)
         self.model_ = model.to("cpu").set_memory_format(False).eval()
@@ -357,7 +414,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
     def _plateau(self, opt):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, factor=self.plateau_factor, patience=self.plateau_patience, min_lr=self.min_lr
+            opt, factor=self.plateau_factor, patience=self.plateau_patience_, min_lr=self.min_lr
         )
 
     def _batches(self, n: int, gen: torch.Generator | None):
@@ -393,6 +450,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     continue
                 idx = idx.to(device)
                 xb, yb = Xfit[idx], yfit[idx]
+                if self.symmetric:
+                    xb = random_symmetry(xb, gen)
                 opt.zero_grad(set_to_none=True)
                 with self._autocast(device):
                     out = model(xb).float()
@@ -450,7 +509,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 best, stale = val_loss, 0
             else:
                 stale += 1
-                if stale >= self.patience:
+                if stale >= self.patience_:
                     log.info(
                         "%s: early stop after %d epochs (best val loss %.4g)", phase, epoch, best
                     )
@@ -588,8 +647,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         blob = torch.load(path, map_location="cpu", weights_only=True)
         meta = blob["meta"]
         model = cls(**meta["params"])
-        net = build_network(meta["arch"], pretrained=False, seed=0)
-        wrapped = _Standardized(net, np.array(meta["x_mean"]), np.array(meta["x_std"]))
+        symmetric = bool(meta["params"].get("symmetric", False))
+        net = build_network(meta["arch"], pretrained=False, seed=0, periodic=symmetric)
+        x_mean, x_std = np.array(meta["x_mean"]), np.array(meta["x_std"])
+        wrapped = _Standardized(net, x_mean, x_std, average_d4=symmetric)
         wrapped.load_state_dict(blob["state_dict"])
         model.model_ = wrapped.eval()
         model.x_mean_, model.x_std_ = np.array(meta["x_mean"]), np.array(meta["x_std"])

@@ -1,0 +1,16 @@
+"""Rule symmetry_study: RMSE per model and training fraction over seeds, and its table."""
+
+from microprop.io import atomic_path
+from microprop.logs import setup_logging
+from microprop.studies import collect_metrics, fraction_curves, symmetry_markdown
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+
+curves = fraction_curves(collect_metrics(sm.input.metrics))
+with atomic_path(sm.output.csv) as tmp:
+    curves.to_csv(tmp, index=False)
+table = symmetry_markdown(curves)
+with atomic_path(sm.output.md) as tmp:
+    tmp.write_text(table)
+log.info("symmetry study of %s:\n%s", sm.wildcards.dataset, table)
