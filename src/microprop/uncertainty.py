@@ -102,11 +102,23 @@ class ResidualScale(RegressorMixin, BaseEstimator):
         y = np.abs(np.asarray(y, dtype=np.float64))
         k = min(self.n_neighbors, len(y))
         self.knn_ = KNeighborsRegressor(n_neighbors=k).fit(_column(X), y)
+        self.n_features_in_ = 1
         self.floor_ = max(self.min_scale * float(y.mean()), np.finfo(float).tiny)
         return self
 
     def predict(self, X) -> np.ndarray:
         return np.maximum(self.knn_.predict(_column(X)), self.floor_)
+
+
+def residual_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded positions of the calibration pairs that fit the residual scale, and the rest.
+
+    >>> [len(part) for part in residual_split(10, 0.5, 0)]
+    [5, 5]
+    """
+    perm = np.random.default_rng([seed, 4]).permutation(n)
+    n_res = min(max(1, int(fraction * n)), n - 1)
+    return perm[:n_res], perm[n_res:]
 
 
 def conformal_regressor(
@@ -134,9 +146,7 @@ def conformal_regressor(
     if score == "constant":
         conformity = AbsoluteConformityScore()
     else:
-        perm = np.random.default_rng([seed, 4]).permutation(len(true))
-        n_res = min(max(1, int(residual_fraction * len(true))), len(true) - 1)
-        res, cal = perm[:n_res], perm[n_res:]
+        res, cal = residual_split(len(true), residual_fraction, seed)
         scale = ResidualScale(n_neighbors, min_scale).fit(pred[res], true[res] - pred[res, 0])
         conformity = ResidualNormalisedScore(residual_estimator=scale, prefit=True)
         pred, true = pred[cal], true[cal]
@@ -215,28 +225,31 @@ class Conformal:
         """Lower and upper bounds around the point predictions ``pred``.
 
         One level: arrays (n,); several ``levels``: arrays (n, n_levels). A level that the
-        calibration set is too small for (n scores reach at most n / (n + 1)) gets
-        infinite bounds, the honest conformal answer.
+        calibration set is too small for gets infinite bounds, the honest conformal
+        answer (MAPIE needs n >= 1/level and n >= 1/(1 - level) scores: 10 for 90 %).
         """
         pred = _column(pred)
         wanted = np.atleast_1d(self.level if levels is None else levels).astype(np.float64)
-        n_scores = self.n_scores(name, score)
-        feasible = wanted[wanted <= n_scores / (n_scores + 1.0)]
+        n = self.n_scores(name, score)
+        ok = (n >= 1 / wanted - 1e-9) & (n >= 1 / (1 - wanted) - 1e-9)
         lower = np.full((len(pred), len(wanted)), -np.inf)
         upper = np.full((len(pred), len(wanted)), np.inf)
-        if len(feasible):
-            _, bounds = self.regressor(name, score, feasible).predict_interval(pred)
-            cols = np.flatnonzero(wanted <= n_scores / (n_scores + 1.0))
-            lower[:, cols], upper[:, cols] = bounds[:, 0, :], bounds[:, 1, :]
+        if ok.any():
+            _, bounds = self.regressor(name, score, wanted[ok]).predict_interval(pred)
+            lower[:, ok], upper[:, ok] = bounds[:, 0, :], bounds[:, 1, :]
         if levels is None or np.ndim(levels) == 0:
             return lower[:, 0], upper[:, 0]
         return lower, upper
 
     def n_scores(self, name=None, score=None) -> int:
-        """How many calibration pairs the quantile is taken on (adaptive: the part not
-        used to fit the residual model)."""
-        scores = self.regressor(name, score, 0.5).conformity_scores
-        return int(np.count_nonzero(np.isfinite(scores)))
+        """How many calibration pairs the quantile is taken on (adaptive: those not
+        used to fit the residual scale)."""
+        n = len(self.sets[name or self.primary])
+        if (score or self.score) == "adaptive":
+            return len(
+                residual_split(n, self.options["residual_fraction"], self.options["seed"])[1]
+            )
+        return n
 
     def evaluate(self, true, pred) -> dict:
         """Coverage and widths on a test split, for every calibration set and score.
