@@ -277,3 +277,14 @@ def test_predict_cli_prints_the_intervals(tmp_path, capsys):
     for column in ("predicted", "lower", "upper"):
         np.testing.assert_allclose(printed[column], want[column], rtol=1e-9)
     assert (printed["upper"] > printed["lower"]).all()
+
+
+@pytest.mark.parametrize("method", ["cv", "split"])
+def test_one_training_image_gives_infinite_intervals(method):
+    """The fraction study's smallest subsets: no calibration pair, honest infinite bounds."""
+    calibration = {"method": method, "folds": 5, "fraction": 0.2}
+    model, metrics, table = fit_evaluate(
+        PiecewiseConstantRegressor(), toy_features(), 0.001, 0, calibration=calibration
+    )
+    assert metrics["n_train"] == 1 and len(model.conformal_.sets[method]) == 0
+    assert np.isinf(table["upper"]).all() and metrics["coverage"] == 1.0

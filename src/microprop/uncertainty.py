@@ -348,7 +348,7 @@ def split_rows(train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
     perm = np.random.default_rng([seed, 3]).permutation(len(train))
-    n_cal = min(max(1, round(fraction * len(train))), len(train) - 1)
+    n_cal = min(max(1, round(fraction * len(train))), max(len(train) - 1, 0))
     return np.sort(train[perm[n_cal:]]), np.sort(train[perm[:n_cal]])
 
 
@@ -389,13 +389,14 @@ def calibrate(
     estimator was fitted on (``split``: ``train`` without the calibration part).
     ``groups`` (run ids, one per dataset row) add a leave-runs-out set where the training
     subset holds at least two runs (``cv`` only). ``options`` go to :class:`Conformal`.
+    A training subset too small for a calibration set (one image) gets an empty one:
+    infinite intervals.
     """
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
     if method == "cv":
-        sets = [
-            CalibrationSet("cv", train, y[train], out_of_fold(estimator, X, y, train, folds, seed))
-        ]
+        pred = out_of_fold(estimator, X, y, train, folds, seed) if len(train) >= 2 else y[:0]
+        sets = [CalibrationSet("cv", train[: len(pred)], y[train][: len(pred)], pred)]
         if groups is not None and len(np.unique(np.asarray(groups)[train])) >= 2:
             pred = out_of_fold(estimator, X, y, train, folds, seed, groups)
             sets.append(CalibrationSet("runs", train, y[train], pred))
@@ -404,9 +405,8 @@ def calibrate(
             rows = np.sort(fit_rows[np.asarray(estimator.val_idx_)])
         else:
             rows = np.setdiff1d(train, fit_rows)
-        if not len(rows):
-            raise ValueError(f"calibration method {method!r}: no held-out training image")
-        sets = [CalibrationSet(method, rows, y[rows], estimator.predict(X[rows]))]
+        pred = estimator.predict(X[rows]) if len(rows) else y[:0]
+        sets = [CalibrationSet(method, rows, y[rows], pred)]
     return Conformal(sets, seed=seed, **options)
 
 
