@@ -472,7 +472,8 @@ UNCERTAINTY_NOTE = (
     "0-85, 85-170, 170-255, Tc = 127.5). Calibration on training images only: cv = "
     "out-of-fold predictions (K-fold), runs = leave-runs-out folds (CH), validation = the "
     "CNN's validation part, split = a held-out part. 'adaptive / constant' is the adaptive "
-    "width over the constant one per third. Coverage (naive): with random folds, where the "
+    "width over the constant one per third; coverage low/mid/high the coverage per third. "
+    "Coverage (naive): with random folds, where the "
     "intervals use leave-runs-out calibration."
 )
 
@@ -528,6 +529,10 @@ def uncertainty_markdown(table: pd.DataFrame) -> str:
                 "mean width": group["mean_width"].map(lambda v: _fmt(v, 3)),
                 "width low/mid/high": [
                     " / ".join(_fmt(r[f"width_{t}"], 3) for t in ("low", "mid", "high"))
+                    for _, r in group.iterrows()
+                ],
+                "coverage low/mid/high": [
+                    " / ".join(_fmt(r[f"coverage_{t}"], 2) for t in ("low", "mid", "high"))
                     for _, r in group.iterrows()
                 ],
                 "adaptive / constant": [
