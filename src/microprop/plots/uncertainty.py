@@ -45,7 +45,8 @@ def coverage_panel(ax, curves: dict, levels):
         color = plt.cm.tab20(i % 20)
         ax.plot(levels, curve["adaptive"], "-o", ms=3, color=color, lw=1, label=model)
         ax.plot(levels, curve["constant"], ":", color=color, lw=1)
-    lo = max(0.0, levels.min() - 0.1)
+    lowest = min((float(np.min(c[s])) for c in curves.values() for s in c), default=1.0)
+    lo = max(0.0, min(levels.min() - 0.1, lowest - 0.05))  # models far below stay visible
     ax.set_xlim(lo, 1.0)
     ax.set_ylim(lo, 1.0)
     ax.set_aspect("equal")
