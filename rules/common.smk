@@ -102,6 +102,11 @@ STUDY_OUTPUTS = {
         "results/figures/fig_sym_fraction_{dataset}.png",
         "results/tables/symmetry_{dataset}.md",
     ],
+    "uncertainty": [
+        "results/tables/uncertainty.csv",
+        "results/tables/uncertainty.md",
+        "results/figures/uncertainty_{dataset}.png",
+    ],
 }
 
 
@@ -123,6 +128,14 @@ def model_predictions(dataset, models=None, frac="1.0", seed=0):
     """predictions.csv paths beside model_metrics(...)."""
     return [
         p.replace("metrics.json", "predictions.csv")
+        for p in model_metrics(dataset, models, frac, seed)
+    ]
+
+
+def model_conformal(dataset, models=None, frac="1.0", seed=0):
+    """conformal.npz paths (calibration sets of the intervals) beside model_metrics(...)."""
+    return [
+        p.replace("metrics.json", "conformal.npz")
         for p in model_metrics(dataset, models, frac, seed)
     ]
 
@@ -159,7 +172,11 @@ def symmetry_metrics(dataset):
         for seed in (study["seeds"] if frac <= study["seeds_up_to"] else SEEDS)
         for p in model_metrics(dataset, study["models"], frac_str(frac), seed)
     ]
-    paths += [p for seed in SEEDS for p in model_metrics(dataset, study["models"], "1.0", seed)]
+    paths += [
+        p
+        for seed in SEEDS
+        for p in model_metrics(dataset, study["models"], "1.0", seed)
+    ]
     return list(dict.fromkeys(paths))
 
 
@@ -272,6 +289,21 @@ def timed_threads(wildcards):
     except Exception:  # no --cores given (a cluster executor)
         return 1
     return cores if 0 < cores < 4096 else 1
+
+
+UNCERTAINTY = config["uncertainty"]
+
+
+def calibration_options(family):
+    """Conformal calibration of a model family (microprop.uncertainty.calibrate)."""
+    method = UNCERTAINTY["calibration"][family]
+    options = {"method": method}
+    if method == "cv":
+        options["folds"] = UNCERTAINTY["cv_folds"]
+    if method == "split":
+        options["fraction"] = UNCERTAINTY["calibration_fraction"]
+    keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale")
+    return options | {k: UNCERTAINTY[k] for k in keys}
 
 
 CNN_SPEED_KEYS = ("amp", "channels_last", "fused_optimizer", "bn_recalibrate", "min_r2")

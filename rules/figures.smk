@@ -18,6 +18,7 @@ localrules:
     figD19_zoo_r2,
     fig_sym_fraction,
     ch_energy,
+    fig_uncertainty,
 
 
 rule fig01_examples:
@@ -216,7 +217,10 @@ rule fig_sym_fraction:
             "results/figures/fig_sym_fraction_{dataset}.png",
             caption="../workflow/report/fig_sym_fraction.rst",
             category="Beyond the paper",
-            labels={"figure": "symmetry-aware CNNs, training fraction", "dataset": "{dataset}"},
+            labels={
+                "figure": "symmetry-aware CNNs, training fraction",
+                "dataset": "{dataset}",
+            },
         ),
         pdf="results/figures/fig_sym_fraction_{dataset}.pdf",
     log:
@@ -419,3 +423,34 @@ rule ch_energy:
         n_snapshots=3,
     script:
         "../workflow/scripts/plot_ch_energy.py"
+
+
+rule fig_uncertainty:
+    input:
+        predictions=lambda w: model_predictions(w.dataset, frac="1.0", seed=SEEDS[0]),
+        conformal=lambda w: model_conformal(w.dataset, frac="1.0", seed=SEEDS[0]),
+    output:
+        png=report(
+            "results/figures/uncertainty_{dataset}.png",
+            caption="../workflow/report/uncertainty.rst",
+            category="Prediction intervals",
+            labels={"figure": "intervals and coverage", "dataset": "{dataset}"},
+        ),
+        pdf="results/figures/uncertainty_{dataset}.pdf",
+    log:
+        logpath("fig_uncertainty", "dataset"),
+    benchmark:
+        benchpath("fig_uncertainty", "dataset")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
+    params:
+        models=MODEL_IDS,
+        label_max=config["ising"]["label_max"],
+        levels=UNCERTAINTY["levels"],
+        n_bars=UNCERTAINTY["n_bars"],
+    script:
+        "../workflow/scripts/plot_uncertainty.py"

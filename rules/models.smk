@@ -1,14 +1,17 @@
 # Surrogate models (paper, section 3.2): results/models/{dataset}/{model}/frac{frac}/seed{seed}/
-# holds metrics.json, predictions.csv and the fitted model.
+# holds metrics.json, predictions.csv (with conformal intervals lower/upper), the fitted
+# model and conformal.npz (the calibration sets of its intervals).
 
 
 rule train_pcr:
     input:
         features=lambda w: f"results/features/{w.dataset}/{feature_of(w.model)}.h5",
+        data="results/data/{dataset}.h5",  # run ids: leave-runs-out calibration
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
+        conformal="results/models/{dataset}/{model}/frac{frac}/seed{seed}/conformal.npz",
     log:
         logpath("train_pcr", "dataset", "model", "frac", "seed"),
     benchmark:
@@ -26,6 +29,8 @@ rule train_pcr:
         log_features=lambda w: config["models"]["pcr"]["log_features"][
             feature_of(w.model)
         ],
+        calibration=calibration_options("pcr"),
+        group_by_run=UNCERTAINTY["group_by_run"],
     script:
         "../workflow/scripts/train_pcr.py"
 
@@ -33,10 +38,12 @@ rule train_pcr:
 rule train_svr:
     input:
         unpack(svr_inputs),
+        data="results/data/{dataset}.h5",  # run ids: leave-runs-out calibration
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
+        conformal="results/models/{dataset}/{model}/frac{frac}/seed{seed}/conformal.npz",
         trials="results/models/{dataset}/{model}/frac{frac}/seed{seed}/trials.csv",
     log:
         logpath("train_svr", "dataset", "model", "frac", "seed"),
@@ -73,6 +80,8 @@ rule train_svr:
             "grid_max_samples": SVR_CONFIG["grid_max_samples"],
         },
         feature_seed=config["seed"],
+        calibration=calibration_options("svr"),
+        group_by_run=UNCERTAINTY["group_by_run"],
     script:
         "../workflow/scripts/train_svr.py"
 
@@ -84,6 +93,7 @@ rule train_cnn:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.pt",
+        conformal="results/models/{dataset}/{model}/frac{frac}/seed{seed}/conformal.npz",
     log:
         logpath("train_cnn", "dataset", "model", "frac", "seed"),
     benchmark:
@@ -101,6 +111,7 @@ rule train_cnn:
         device=CNN_CONFIG["device"],
     params:
         options=cnn_options,
+        calibration=calibration_options("cnn"),
     script:
         "../workflow/scripts/train_cnn.py"
 
@@ -112,6 +123,7 @@ rule train_mucha:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
         model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.pt",
+        conformal="results/models/{dataset}/{model}/frac{frac}/seed{seed}/conformal.npz",
     log:
         logpath("train_mucha", "dataset", "model", "frac", "seed"),
     benchmark:
@@ -135,5 +147,6 @@ rule train_mucha:
             "max_train": MUCHA_CONFIG["max_train"],
             **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
         },
+        calibration=calibration_options("mucha"),
     script:
         "../workflow/scripts/train_cnn.py"

@@ -7,6 +7,7 @@ localrules:
     table2,
     metrics_table,
     symmetry_study,
+    uncertainty_table,
 
 
 rule table2:
@@ -165,3 +166,33 @@ rule pca_study:
         seed=SEEDS[0],
     script:
         "../workflow/scripts/pca_study.py"
+
+
+rule uncertainty_table:
+    input:
+        metrics=table2_metrics,
+    output:
+        csv=report(
+            "results/tables/uncertainty.csv",
+            caption="../workflow/report/uncertainty_table.rst",
+            category="Tables",
+            labels={"table": "prediction intervals", "format": "csv"},
+        ),
+        md=report(
+            "results/tables/uncertainty.md",
+            caption="../workflow/report/uncertainty_table.rst",
+            category="Tables",
+            labels={"table": "prediction intervals", "format": "md"},
+        ),
+    log:
+        logpath("uncertainty_table"),
+    benchmark:
+        benchpath("uncertainty_table")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
+    script:
+        "../workflow/scripts/uncertainty_table.py"

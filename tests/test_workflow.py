@@ -39,6 +39,11 @@ STUDY_OUTPUTS = {
         "results/figures/fig_sym_fraction_{d}.png",
         "results/tables/symmetry_{d}.md",
     ],
+    "uncertainty": [
+        "results/tables/uncertainty.csv",
+        "results/tables/uncertainty.md",
+        "results/figures/uncertainty_{d}.png",
+    ],
 }
 PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
     "fig01_examples": "examples",
@@ -54,6 +59,7 @@ PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
     "metrics_table": "metrics",
     "fig_sym_fraction": "symmetry",
     "symmetry_study": "symmetry",
+    "fig_uncertainty": "uncertainty",
 }
 
 
@@ -75,6 +81,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
     for rule, study in PER_DATASET_FIGURES.items():
         jobs[rule] = n_d if study in targets else 0
     jobs["table2"] = int("table2" in targets)
+    jobs["uncertainty_table"] = int("uncertainty" in targets)
     jobs["fig02_histograms"] = int("histograms" in targets)
     jobs["figD18_zoo_rmse"] = jobs["figD19_zoo_r2"] = int("zoo" in targets)
     jobs["sklearn_zoo"] = n_d * len(st["zoo"]["features"]) if "zoo" in targets else 0
@@ -82,7 +89,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
     jobs["pca_study"] = n_d if targets & {"pca_scree", "pca_confusion"} else 0
     trained = set()
     ids, seeds = config["models"]["ids"], st["seeds"]
-    if targets & {"table2", "metrics"}:
+    if targets & {"table2", "metrics", "uncertainty"}:
         trained |= {(d, m, 1.0, s) for d in datasets for m in ids for s in seeds}
     if "confusion" in targets:
         trained |= {(d, m, 1.0, seeds[0]) for d in datasets for m in ids}

@@ -3,6 +3,9 @@
     microprop predict --model results/models/ising/physfeat2-svr/frac1.0/seed0 \\
         --images results/data/ising.h5 [--out predictions.csv] [--split test]
 
+The output has ``predicted`` and, for a model directory with ``conformal.npz``, the
+bounds ``lower`` and ``upper`` of its conformal prediction interval (nominal level and
+score as trained, see :mod:`microprop.uncertainty`).
 ``--images`` is an HDF5 dataset (its ``images`` array), a .npy stack (N, 64, 64) or a
 folder of 8-bit grayscale PNGs. The model's features are recomputed from the images.
 Images of another shape, dtype or range are refused with a message naming what was
@@ -28,15 +31,21 @@ def _predict(args) -> int:
             raise ValueError(f"--split {args.split} needs an HDF5 dataset with a 'split' array")
         rows = np.flatnonzero(np.asarray(extra["split"]) == args.split)
     model = TrainedModel(args.model)
-    predicted = model.predict(images[rows])
     table = pd.DataFrame({"index": rows})
     for name in ("file", "true"):
         if name in extra:
             table[name] = np.asarray(extra[name])[rows]
-    table["predicted"] = predicted
+    if model.conformal is None:
+        table["predicted"] = model.predict(images[rows])
+        what = "predictions (no intervals: the model directory has no conformal.npz)"
+    else:
+        table["predicted"], table["lower"], table["upper"] = model.predict_intervals(images[rows])
+        c = model.conformal
+        what = f"predictions with {c.level:.0%} {c.score} conformal intervals ({c.primary})"
+    print(f"{len(table)} {what} of {model.model_id}", file=sys.stderr)
     if args.out:
         table.to_csv(args.out, index=False)
-        print(f"{len(table)} predictions of {model.model_id} -> {args.out}", file=sys.stderr)
+        print(f"-> {args.out}", file=sys.stderr)
     else:
         table.to_csv(sys.stdout, index=False)
     return 0

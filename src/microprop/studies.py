@@ -502,3 +502,92 @@ def pca_study(
             table.assign(n_components=k)[["n_components", "index", "true", "predicted"]]
         )
     return scree, pd.DataFrame(scores), pd.concat(predictions, ignore_index=True)
+
+
+# ------------------------------------------------------------------ uncertainty (issue 15)
+
+UNCERTAINTY_NOTE = (
+    "Conformal prediction intervals (src/microprop/uncertainty.py) at the nominal level, on "
+    "the test split: empirical coverage, mean width, and mean width of the test images "
+    "whose true property lies in the low, mid and high third of the test range (Ising: "
+    "0-85, 85-170, 170-255, Tc = 127.5). Calibration on training images only: cv = "
+    "out-of-fold predictions (K-fold), runs = leave-runs-out folds (CH), validation = the "
+    "CNN's validation part, split = a held-out part. 'adaptive / constant' is the adaptive "
+    "width over the constant one per third; coverage low/mid/high the coverage per third. "
+    "Coverage (naive): with random folds, where the "
+    "intervals use leave-runs-out calibration."
+)
+
+
+def uncertainty_table(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """One row per dataset, model and conformity score from metrics.json ``intervals``.
+
+    Models without intervals (trained before them) are left out.
+    """
+    rows = []
+    for path in paths:
+        m = json.loads(Path(path).read_text())
+        info = m.get("intervals")
+        if not info:
+            continue
+        variants = info["variants"]
+        primary = variants[info["calibration"]]
+        naive = next((v for k, v in variants.items() if k != info["calibration"]), None)
+        for score in ("constant", "adaptive"):
+            s = primary[score]
+            row = {
+                "dataset": m["dataset"],
+                "model": m["model"],
+                "score": score,
+                "level": info["level"],
+                "calibration": info["calibration"],
+                "n_cal": primary["n_cal"],
+                "coverage": s["coverage"],
+                "mean_width": s["mean_width"],
+                **{f"width_{t}": s[f"width_{t}"] for t in ("low", "mid", "high")},
+                **{f"coverage_{t}": s[f"coverage_{t}"] for t in ("low", "mid", "high")},
+                "coverage_naive": naive[score]["coverage"] if naive else None,
+                "mean_width_naive": naive[score]["mean_width"] if naive else None,
+            }
+            for t in ("low", "mid", "high"):
+                const = primary["constant"][f"width_{t}"]
+                row[f"ratio_{t}"] = s[f"width_{t}"] / const if const else None
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def uncertainty_markdown(table: pd.DataFrame) -> str:
+    """Markdown of :func:`uncertainty_table`, one section per dataset."""
+    parts = ["# Prediction intervals: coverage and width on the test split\n"]
+    for dataset, group in table.groupby("dataset", sort=False):
+        level = group["level"].iloc[0]
+        shown = pd.DataFrame(
+            {
+                "model": group["model"],
+                "score": group["score"],
+                "calibration": group["calibration"] + " (" + group["n_cal"].astype(str) + ")",
+                f"coverage ({level:.0%})": group["coverage"].map(lambda v: _fmt(v, 3)),
+                "mean width": group["mean_width"].map(lambda v: _fmt(v, 3)),
+                "width low/mid/high": [
+                    " / ".join(_fmt(r[f"width_{t}"], 3) for t in ("low", "mid", "high"))
+                    for _, r in group.iterrows()
+                ],
+                "coverage low/mid/high": [
+                    " / ".join(_fmt(r[f"coverage_{t}"], 2) for t in ("low", "mid", "high"))
+                    for _, r in group.iterrows()
+                ],
+                "adaptive / constant": [
+                    " / ".join(_fmt(r[f"ratio_{t}"], 2) for t in ("low", "mid", "high"))
+                    if r["score"] == "adaptive"
+                    else ""
+                    for _, r in group.iterrows()
+                ],
+                "coverage (naive)": group["coverage_naive"].map(lambda v: _fmt(v, 3)),
+            }
+        )
+        if (shown["coverage (naive)"] == "").all():
+            shown = shown.drop(columns="coverage (naive)")
+        parts.append(f"## {dataset}\n")
+        parts.append(shown.to_markdown(index=False) + "\n")
+    parts.append(UNCERTAINTY_NOTE + "\n")
+    return "\n".join(parts)

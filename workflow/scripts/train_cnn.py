@@ -31,7 +31,13 @@ estimator = CNNRegressor(
 )
 log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
 model, metrics, table = fit_evaluate(
-    estimator, data, float(w.frac), int(w.seed), flatten=False, max_train=max_train
+    estimator,
+    data,
+    float(w.frac),
+    int(w.seed),
+    flatten=False,
+    max_train=max_train,
+    calibration=p.calibration,
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag
@@ -43,11 +49,15 @@ metrics.update(
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info(
-    "%s on %s: RMSE %.4g, R2 %.4f; %d of %d epochs, best epoch %d%s",
+    "%s on %s: RMSE %.4g, R2 %.4f; %.0f%% intervals: coverage %.3f, mean width %.4g;"
+    " %d of %d epochs, best epoch %d%s",
     w.model,
     w.dataset,
     metrics["rmse"],
     metrics["r2"],
+    100 * p.calibration["level"],
+    metrics["coverage"],
+    metrics["mean_width"],
     metrics["epochs_run"],
     metrics["max_epochs"],
     metrics["best_epoch"],

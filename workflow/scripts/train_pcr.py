@@ -1,9 +1,11 @@
-"""Rule train_pcr: piecewise-constant regression on one feature set."""
+"""Rule train_pcr: piecewise-constant regression on one feature set, with conformal
+prediction intervals (``params.calibration``, microprop.uncertainty)."""
 
 from microprop.io import load_features
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
 from microprop.models.run import feature_record, write_model_outputs
+from microprop.uncertainty import run_groups
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -17,6 +19,8 @@ model, metrics, table = fit_evaluate(
     features,
     float(w.frac),
     int(w.seed),
+    calibration=sm.params.calibration,
+    groups=run_groups(sm.input.data) if sm.params.group_by_run else None,
 )
 metrics.update(
     model=w.model,
@@ -29,5 +33,14 @@ metrics.update(
     threads={"fit": 1},
     features=feature_record(w.model, features.attrs),
 )
-log.info("%s on %s: RMSE %.4g, R2 %.4f", w.model, w.dataset, metrics["rmse"], metrics["r2"])
+log.info(
+    "%s on %s: RMSE %.4g, R2 %.4f; %.0f%% intervals: coverage %.3f, mean width %.4g",
+    w.model,
+    w.dataset,
+    metrics["rmse"],
+    metrics["r2"],
+    100 * sm.params.calibration["level"],
+    metrics["coverage"],
+    metrics["mean_width"],
+)
 write_model_outputs(sm.output, model, metrics, table)

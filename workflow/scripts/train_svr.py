@@ -4,6 +4,7 @@ Hyperparameters (``params.method``): "tpe" (physfeat2-svr, TPE search over Table
 space), "grid" (k-fold CV over a small grid) or "fixed" (config values), always on the
 training subset only. cnnpca-svr reads the ResNet18 embedding and fits its PCA inside
 the model, on the same training subset. Every search point goes to ``trials.csv``.
+Conformal prediction intervals: ``params.calibration`` (microprop.uncertainty).
 """
 
 import pandas as pd
@@ -13,6 +14,7 @@ from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_record, write_model_outputs
 from microprop.models.svr import grid_svr, tune_svr
+from microprop.uncertainty import run_groups
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -80,7 +82,14 @@ else:
     hyper, search = dict(p.hyperparameters), None
 if search:
     log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
-model, metrics, table = fit_evaluate(SVRegressor(**hyper, **options), features, frac, seed)
+model, metrics, table = fit_evaluate(
+    SVRegressor(**hyper, **options),
+    features,
+    frac,
+    seed,
+    calibration=p.calibration,
+    groups=run_groups(sm.input.data) if p.group_by_run else None,
+)
 # TPE trials go to trials.csv only; the few grid points stay in metrics.json too
 trials = (search.pop("trials", None) or search.get("points")) if search else None
 metrics["n_trials"] = int(search["n_trials"]) if search else 0
@@ -106,12 +115,16 @@ metrics.update(
     ),
 )
 log.info(
-    "%s on %s: RMSE %.4g, R2 %.4f, %d support vectors of %d",
+    "%s on %s: RMSE %.4g, R2 %.4f, %d support vectors of %d; %.0f%% intervals: coverage %.3f,"
+    " mean width %.4g",
     w.model,
     w.dataset,
     metrics["rmse"],
     metrics["r2"],
     model.hyperparameters()["n_support"],
     metrics["n_train"],
+    100 * p.calibration["level"],
+    metrics["coverage"],
+    metrics["mean_width"],
 )
 write_model_outputs(sm.output, model, metrics, table)

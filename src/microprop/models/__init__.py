@@ -8,6 +8,7 @@ import numpy as np
 
 from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
+from microprop.uncertainty import calibrate, split_rows
 
 
 def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray:
@@ -31,7 +32,14 @@ __all__ = ["PiecewiseConstantRegressor", "SVRegressor", "fit_evaluate", "trainin
 
 
 def fit_evaluate(
-    estimator, features, frac: float, seed: int, flatten: bool = True, max_train: int = 0
+    estimator,
+    features,
+    frac: float,
+    seed: int,
+    flatten: bool = True,
+    max_train: int = 0,
+    calibration: dict | None = None,
+    groups=None,
 ):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
@@ -40,6 +48,13 @@ def fit_evaluate(
     RMSE/MAE/R², timings, sizes) and a table of test predictions (index, true, predicted).
     ``flatten=False`` passes the samples with their shape (images); ``max_train`` > 0
     caps the training subset at a seeded random subset of that size (a compute budget).
+
+    ``calibration`` (keyword arguments of :func:`microprop.uncertainty.calibrate`:
+    ``method`` and the :class:`~microprop.uncertainty.Conformal` options) adds conformal
+    prediction intervals: the table gains ``lower`` and ``upper``, the metrics coverage
+    and widths on the test split, and the estimator ``conformal_`` (its calibration sets,
+    from training images only). ``method="split"`` fits on the training subset without
+    its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration.
     """
     import time
 
@@ -53,8 +68,11 @@ def fit_evaluate(
     if max_train and len(train) > max_train:
         train = training_subset(train, max_train / len(train), seed)
     test = features.test_idx
+    fit_rows = train
+    if calibration and calibration["method"] == "split":
+        fit_rows, _ = split_rows(train, calibration["fraction"], seed)
     t0 = time.perf_counter()
-    estimator.fit(X[train], y[train])
+    estimator.fit(X[fit_rows], y[fit_rows])
     t1 = time.perf_counter()
     pred = estimator.predict(X[test])
     t2 = time.perf_counter()
@@ -70,4 +88,12 @@ def fit_evaluate(
         },
     }
     table = pd.DataFrame({"index": test, "true": y[test], "predicted": pred})
+    if calibration:
+        options = {k: v for k, v in calibration.items() if k != "fraction"}
+        conformal = calibrate(estimator, X, y, train, fit_rows, seed=seed, groups=groups, **options)
+        table["lower"], table["upper"] = conformal.intervals(pred)
+        metrics.update(conformal.evaluate(y[test], pred))
+        metrics["n_fit"] = int(len(fit_rows))
+        metrics["seconds"]["calibration"] = time.perf_counter() - t2
+        estimator.conformal_ = conformal
     return estimator, metrics, table

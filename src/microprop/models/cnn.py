@@ -347,6 +347,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         yt = torch.from_numpy((y - self.y_mean_) / self.y_std_).float().to(device)
         data = (Xt[fit_idx], yt[fit_idx], Xt[val_idx], yt[val_idx])
         self.n_fit_, self.n_val_ = len(fit_idx), len(val_idx)
+        self.val_idx_ = val_idx  # rows of X: the split conformal calibration set
         self.epochs_ = self.max_epochs
         if self.protocol == "paper" and self.min_steps:
             steps_per_epoch = math.ceil(self.n_fit_ / self.batch_size)

@@ -2,7 +2,9 @@
 
 ``results/models/{dataset}/{model}/frac{frac}/seed{seed}/`` holds ``metrics.json``,
 ``predictions.csv`` and the model file: ``model.npz`` (PCR, SVR: plain arrays) or
-``model.pt`` (CNNs: a state_dict read with ``torch.load(weights_only=True)``).
+``model.pt`` (CNNs: a state_dict read with ``torch.load(weights_only=True)``), and
+``conformal.npz``: the calibration sets of its prediction intervals
+(:class:`microprop.uncertainty.Conformal`, plain arrays).
 cnnpca-svr fits its PCA inside the SVR (``input_pca_*`` arrays of ``model.npz``, see
 :class:`microprop.models.svr.SVRegressor`); older files kept it as ``pca_*``.
 
@@ -25,6 +27,7 @@ import numpy as np
 from microprop.models.cnn import ARCHITECTURES, CNNRegressor
 from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
+from microprop.uncertainty import Conformal
 
 IMAGE_SHAPE = (64, 64)
 MUCHA_ID = "mucha-resnet34"
@@ -95,7 +98,8 @@ def save_model(model, path, extra: dict[str, np.ndarray] | None = None) -> None:
 def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None:
     """Write a trained model's folder: the model, predictions.csv and metrics.json.
 
-    ``output`` has the rule's named outputs ``model``, ``predictions`` and ``metrics``;
+    ``output`` has the rule's named outputs ``model``, ``predictions`` and ``metrics``
+    (and ``conformal`` for a model with prediction intervals, ``model.conformal_``);
     each file is written atomically, metrics.json last (it marks the folder complete).
     Non-finite scores or predictions (a diverged training) stop it before any file.
     """
@@ -114,6 +118,10 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
         save_model(model, tmp, extra)
     with atomic_path(output.predictions) as tmp:
         table.to_csv(tmp, index=False)
+    conformal = getattr(model, "conformal_", None)
+    if conformal is not None:
+        with atomic_path(output.conformal) as tmp:
+            conformal.save(tmp)
     with atomic_path(output.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
 
@@ -230,6 +238,8 @@ class TrainedModel:
         except Exception as err:  # torch, numpy and zipfile each raise their own errors
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             raise ValueError(f"{path}: not a {self.model_id} model file ({reason})") from err
+        conformal = self.directory / "conformal.npz"
+        self.conformal = Conformal.load(conformal) if conformal.is_file() else None
 
     def _load(self, path: Path) -> None:
         if self.kind in ("cnn", "mucha"):
@@ -270,3 +280,10 @@ class TrainedModel:
         if self.kind in ("pcr", "svr"):
             X = X.reshape(len(X), -1)
         return self.model.predict(X)
+
+    def predict_intervals(self, images) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point predictions and the bounds of the model's conformal intervals."""
+        if self.conformal is None:
+            raise ValueError(f"{self.directory}: no conformal.npz (a model without intervals)")
+        pred = self.predict(images)
+        return (pred, *self.conformal.intervals(pred))

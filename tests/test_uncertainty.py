@@ -1,0 +1,290 @@
+"""Conformal prediction intervals (microprop.uncertainty): coverage against known noise,
+calibration on training rows only, adaptive widths, storage and `microprop predict`."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microprop.io import TEST, TRAIN, Dataset, write_features, write_h5
+from microprop.models import PiecewiseConstantRegressor, fit_evaluate
+from microprop.uncertainty import (
+    CalibrationSet,
+    Conformal,
+    coverage_curve,
+    out_of_fold,
+    split_rows,
+)
+
+LEVEL = 0.9
+OPTIONS = {"level": LEVEL, "n_neighbors": 50, "residual_fraction": 0.5, "min_scale": 0.1}
+
+
+def binomial_bound(n_test: int, n_cal: int, level: float = LEVEL, sigmas: float = 4.0):
+    """4 standard deviations of the empirical coverage of a conformal interval.
+
+    Given its calibration set, the coverage of a split conformal interval is
+    Beta-distributed with variance ~ level(1 - level)/(n_cal + 2) (Vovk 2012; Angelopoulos
+    and Bates 2021, section 3.2), and the test count adds a binomial variance
+    level(1 - level)/n_test. 4 sigma: a correct method fails with probability ~ 6e-5.
+    """
+    return sigmas * math.sqrt(level * (1 - level) * (1 / n_test + 1 / (n_cal + 2)))
+
+
+def noisy(n: int, seed: int, noise):
+    """x uniform in [0, 1), y = 10 x + noise(x) * N(0, 1), and the exact prediction 10 x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, n)
+    return x, 10 * x + noise(x) * rng.normal(0, 1, n), 10 * x
+
+
+def heteroscedastic(x):
+    return np.where(x < 0.5, 0.1, 1.0)
+
+
+@pytest.mark.parametrize("score", ["constant", "adaptive"])
+@pytest.mark.parametrize(
+    "noise", [lambda x: np.ones_like(x), heteroscedastic], ids=["homo", "hetero"]
+)
+def test_coverage_of_known_noise_within_the_binomial_bound(score, noise):
+    _, y_cal, p_cal = noisy(4000, 1, noise)
+    _, y_test, p_test = noisy(10000, 2, noise)
+    conformal = Conformal(
+        [CalibrationSet("cv", np.arange(4000), y_cal, p_cal)], score=score, **OPTIONS
+    )
+    lower, upper = conformal.intervals(p_test)
+    coverage = np.mean((lower <= y_test) & (y_test <= upper))
+    n_cal = conformal.n_scores()
+    assert n_cal == (4000 if score == "constant" else 2000)
+    assert abs(coverage - LEVEL) < binomial_bound(len(y_test), n_cal), coverage
+    # and at every nominal level of the figure's curve
+    levels = [0.5, 0.7, 0.95]
+    curve = coverage_curve(conformal, y_test, p_test, levels)[score]
+    for level, got in zip(levels, curve, strict=True):
+        assert abs(got - level) < binomial_bound(len(y_test), n_cal, level), (level, got)
+
+
+def test_adaptive_intervals_are_narrower_where_the_noise_is_low():
+    """Noise 0.1 for x < 0.5, 1.0 above: one constant width must cover the noisy half,
+    the adaptive width follows the noise, and both halves keep their coverage."""
+    x_cal, y_cal, p_cal = noisy(4000, 3, heteroscedastic)
+    x_test, y_test, p_test = noisy(10000, 4, heteroscedastic)
+    cal = CalibrationSet("cv", np.arange(4000), y_cal, p_cal)
+    constant = Conformal([cal], score="constant", **OPTIONS).intervals(p_test)
+    adaptive = Conformal([cal], score="adaptive", **OPTIONS).intervals(p_test)
+    quiet = x_test < 0.45  # away from the step (the k-NN scale blurs it)
+    width_c = (constant[1] - constant[0])[quiet].mean()
+    width_a = (adaptive[1] - adaptive[0])[quiet].mean()
+    assert width_a < 0.25 * width_c, (width_a, width_c)
+    # the normal 90 % half-width of the quiet half is 1.645 x 0.1
+    assert abs(width_a / 2 - 1.645 * 0.1) < 0.03, width_a
+    for region in (quiet, x_test >= 0.5):
+        covered = (adaptive[0] <= y_test) & (y_test <= adaptive[1])
+        assert abs(covered[region].mean() - LEVEL) < binomial_bound(region.sum(), 2000 * 0.45)
+
+
+@pytest.mark.parametrize("score", ["constant", "adaptive"])
+def test_intervals_contain_the_point_prediction_and_round_trip(tmp_path, score):
+    _, y_cal, p_cal = noisy(500, 5, heteroscedastic)
+    conformal = Conformal(
+        [CalibrationSet("cv", np.arange(500), y_cal, p_cal)], score=score, seed=3, **OPTIONS
+    )
+    pred = np.linspace(-5, 15, 301)  # beyond the calibration range as well
+    lower, upper = conformal.intervals(pred)
+    assert np.all(lower <= pred) and np.all(pred <= upper) and np.all(upper - lower > 0)
+    conformal.save(tmp_path / "conformal.npz")
+    again = Conformal.load(tmp_path / "conformal.npz")
+    assert (again.score, again.level, again.primary) == (score, LEVEL, "cv")
+    np.testing.assert_array_equal(again.intervals(pred)[0], lower)
+    np.testing.assert_array_equal(again.intervals(pred)[1], upper)
+
+
+def test_a_too_small_calibration_set_gives_infinite_bounds():
+    """MAPIE takes a 90 % quantile from 10 scores at least: 10 give finite bounds, 9 not."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=10)
+    ten = Conformal([CalibrationSet("split", np.arange(10), y, np.zeros(10))], score="constant")
+    nine = Conformal([CalibrationSet("split", np.arange(9), y[:9], np.zeros(9))], score="constant")
+    assert np.isfinite(ten.intervals(np.zeros(2))[1]).all()
+    assert np.isinf(nine.intervals(np.zeros(2))[1]).all()
+    lower, upper = nine.intervals(np.zeros(2), levels=[0.5, 0.9])
+    assert np.isfinite(upper[:, 0]).all() and np.isinf(upper[:, 1]).all()
+
+
+def toy_features(n=400, n_test=100, runs=None):
+    """A feature 'dataset': x and y = 100 x + noise, test rows every 4th row."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, n)
+    split = np.where(np.arange(n) % (n // n_test) == 0, TEST, TRAIN)
+    extra = {} if runs is None else {"run": runs}
+    return Dataset(x[:, None], 100 * x + rng.normal(0, 2, n), split, extra=extra)
+
+
+class HoldsOutValidation(PiecewiseConstantRegressor):
+    """A PCR that, like the CNNs, holds out a seeded fifth of its rows for validation."""
+
+    def fit(self, X, y):
+        perm = np.random.default_rng(0).permutation(len(y))
+        self.val_idx_ = np.sort(perm[: len(y) // 5])
+        keep = np.setdiff1d(np.arange(len(y)), self.val_idx_)
+        return super().fit(np.asarray(X)[keep], np.asarray(y)[keep])
+
+
+@pytest.mark.parametrize("method", ["cv", "split", "validation"])
+def test_no_test_row_in_calibration(method):
+    data = toy_features()
+    estimator = HoldsOutValidation() if method == "validation" else PiecewiseConstantRegressor()
+    calibration = {"method": method, "folds": 5, "fraction": 0.2, "score": "adaptive"}
+    model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, calibration=calibration)
+    (cal,) = model.conformal_.sets.values()
+    assert cal.name == method
+    assert not np.isin(cal.index, data.test_idx).any()
+    assert np.isin(cal.index, data.train_idx).all()
+    expected = {"cv": 300, "split": 60, "validation": 60}[method]
+    assert len(cal) == expected
+    np.testing.assert_array_equal(cal.true, data.property[cal.index])
+    # split: the point model never saw its calibration rows
+    assert metrics["n_fit"] == (240 if method == "split" else 300)
+    assert np.all(table["lower"] <= table["predicted"])
+    assert np.all(table["predicted"] <= table["upper"])
+    assert 0 <= metrics["coverage"] <= 1 and metrics["mean_width"] > 0
+    variants = metrics["intervals"]["variants"][method]
+    assert set(variants) == {"n_cal", "constant", "adaptive"}
+
+
+def test_split_rows_are_disjoint_and_seeded():
+    fit, cal = split_rows(np.arange(100, 200), 0.25, seed=1)
+    assert len(cal) == 25 and not np.intersect1d(fit, cal).size
+    np.testing.assert_array_equal(cal, split_rows(np.arange(100, 200), 0.25, seed=1)[1])
+
+
+def test_leave_runs_out_never_predicts_a_run_with_itself():
+    """1-NN on x = run id: a fold that held the run would predict its own label exactly."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    runs = np.repeat(np.arange(4), 50)
+    X, y = runs[:, None].astype(float), runs * 100.0
+    rows = np.arange(200)
+    grouped = out_of_fold(KNeighborsRegressor(n_neighbors=1), X, y, rows, 5, 0, groups=runs)
+    assert np.all(grouped != y)
+    naive = out_of_fold(KNeighborsRegressor(n_neighbors=1), X, y, rows, 5, 0)
+    assert np.all(naive == y)  # random folds calibrate on the run itself: optimistic
+
+
+def test_ch_like_runs_add_a_leave_runs_out_primary_calibration():
+    runs = np.repeat(np.arange(4), 100)
+    data = toy_features(runs=runs)
+    calibration = {"method": "cv", "folds": 5, "score": "constant"}
+    model, metrics, _ = fit_evaluate(
+        PiecewiseConstantRegressor(), data, 1.0, 0, calibration=calibration, groups=runs
+    )
+    assert list(model.conformal_.sets) == ["cv", "runs"]
+    assert metrics["intervals"]["calibration"] == "runs"
+    assert set(metrics["intervals"]["variants"]) == {"cv", "runs"}
+
+
+def test_uncertainty_table_and_markdown(tmp_path):
+    from microprop.studies import uncertainty_markdown, uncertainty_table
+
+    data = toy_features(runs=np.repeat(np.arange(4), 100))
+    paths = []
+    for model_id, groups in (("grad-pcr", None), ("physfeat1-pcr", data.extra["run"])):
+        calibration = {"method": "cv", "folds": 5, "score": "adaptive"}
+        _, metrics, _ = fit_evaluate(
+            PiecewiseConstantRegressor(), data, 1.0, 0, calibration=calibration, groups=groups
+        )
+        metrics.update(model=model_id, dataset="toy")
+        paths.append(tmp_path / f"{model_id}.json")
+        paths[-1].write_text(json.dumps(metrics))
+    table = uncertainty_table(paths)
+    assert len(table) == 4 and set(table["score"]) == {"constant", "adaptive"}
+    row = table[(table["model"] == "physfeat1-pcr") & (table["score"] == "adaptive")].iloc[0]
+    assert row["calibration"] == "runs" and not pd.isna(row["coverage_naive"])
+    assert row["ratio_low"] == pytest.approx(row["width_low"] / table.loc[
+        (table["model"] == "physfeat1-pcr") & (table["score"] == "constant"), "width_low"
+    ].iloc[0])  # fmt: skip
+    assert pd.isna(table[table["model"] == "grad-pcr"]["coverage_naive"]).all()
+    md = uncertainty_markdown(table)
+    assert "## toy" in md and "coverage (90%)" in md and "coverage (naive)" in md
+
+
+def test_uncertainty_figure_draws_bars_and_curves(tmp_path):
+    from helpers import assert_figure_drawn
+
+    from microprop.plots import save_figure
+    from microprop.plots.uncertainty import uncertainty_figure
+
+    _, y_cal, p_cal = noisy(400, 6, heteroscedastic)
+    _, y_test, p_test = noisy(200, 7, heteroscedastic)
+    conformal = Conformal([CalibrationSet("cv", np.arange(400), y_cal, p_cal)], **OPTIONS)
+    lower, upper = conformal.intervals(p_test)
+    table = pd.DataFrame({"true": y_test, "predicted": p_test, "lower": lower, "upper": upper})
+    levels = [0.5, 0.8, 0.9]
+    curves = {"toy": coverage_curve(conformal, y_test, p_test, levels)}
+    fig = uncertainty_figure({"toy": table}, curves, levels, n_bars=50)
+    save_figure(fig, tmp_path / "u.png")
+    assert_figure_drawn(tmp_path / "u.png")
+
+
+def test_predict_cli_prints_the_intervals(tmp_path, capsys):
+    """A grad-pcr model directory written as train_pcr writes it: `microprop predict`
+    gives the intervals of predictions.csv for the test images, from conformal.npz."""
+    from microprop.cli import main
+    from microprop.features import FEATURES
+    from microprop.io import load_dataset, load_features
+    from microprop.models.run import feature_record, write_model_outputs
+
+    rng = np.random.default_rng(0)
+    v = rng.uniform(20, 235, 80)
+    images = np.clip(v[:, None, None] + rng.normal(0, 30, (80, 64, 64)), 0, 255)
+    split = np.where(np.arange(80) % 5 == 0, TEST, TRAIN)
+    write_h5(
+        tmp_path / "toy.h5", {"images": images.astype(np.uint8), "property": v, "split": split}
+    )
+    ds = load_dataset(tmp_path / "toy.h5")
+    write_features(
+        tmp_path / "grad.h5", FEATURES["grad"]().fit_transform(ds.images), ds, {"options": {}}
+    )
+    features = load_features(tmp_path / "grad.h5")
+    calibration = {"method": "cv", "folds": 4, "score": "constant"}
+    model, metrics, table = fit_evaluate(
+        PiecewiseConstantRegressor(bin_width=5.0), features, 1.0, 0, calibration=calibration
+    )
+    metrics.update(
+        model="grad-pcr", dataset="toy", features=feature_record("grad-pcr", features.attrs)
+    )
+    out = tmp_path / "grad-pcr"
+    out.mkdir()
+    names = ("model", "predictions", "metrics", "conformal")
+    files = ("model.npz", "predictions.csv", "metrics.json", "conformal.npz")
+    write_model_outputs(SimpleNamespace(**{k: out / f for k, f in zip(names, files, strict=True)}),
+                        model, metrics, table)  # fmt: skip
+    code = main(
+        ["predict", "--model", str(out), "--images", str(tmp_path / "toy.h5"), "--split", "test"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "90% constant conformal intervals (cv)" in captured.err
+    from io import StringIO
+
+    printed = pd.read_csv(StringIO(captured.out))
+    want = pd.read_csv(out / "predictions.csv")
+    for column in ("predicted", "lower", "upper"):
+        np.testing.assert_allclose(printed[column], want[column], rtol=1e-9)
+    assert (printed["upper"] > printed["lower"]).all()
+
+
+@pytest.mark.parametrize("method", ["cv", "split"])
+def test_one_training_image_gives_infinite_intervals(method):
+    """The fraction study's smallest subsets: no calibration pair, honest infinite bounds."""
+    calibration = {"method": method, "folds": 5, "fraction": 0.2}
+    model, metrics, table = fit_evaluate(
+        PiecewiseConstantRegressor(), toy_features(), 0.001, 0, calibration=calibration
+    )
+    assert metrics["n_train"] == 1 and len(model.conformal_.sets[method]) == 0
+    assert np.isinf(table["upper"]).all() and metrics["coverage"] == 1.0
