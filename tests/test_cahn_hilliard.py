@@ -274,6 +274,7 @@ def test_criteria_on_a_short_run():
         c["d_interface_width_px"] * p.n_cells / p.image_size
     )
     assert c["c_min_domains_end"] == min(c["c_domains_end"])
+    assert c["b_purity_end"] == phase_purity(out["images"][-1] / 255.0)
     met = criteria_met(c)
     assert set(met) == set(CRITERIA_BANDS)
     assert met["E_start"] is False  # 32 x 32 test physics: E far below the paper's scale
