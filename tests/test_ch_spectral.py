@@ -227,11 +227,15 @@ def _energy_curves(p: CHParams, grid: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _assert_through_the_kink(p: CHParams, E: np.ndarray) -> None:
-    """The spinodal separation happened inside the compared window: E first flat (the
-    small perturbation grows), then a drop of more than 15%."""
+    """The spinodal separation happened inside the compared window: E first flat over
+    the first 5% of the time (the small perturbation grows), its steepest drop later,
+    then a drop of more than 15%. (At the config's M = 15 the steepest drop comes at 16%
+    of part 1, and E is 0.3% below E(0) at 5%, 1.7% at 10%: a 10% window, chosen at
+    M = 7, no longer fits.)"""
     t = np.concatenate([[0.0], np.cumsum(p.dts())])
-    early = t < 0.1 * t[-1]
+    early = t < 0.05 * t[-1]
     assert E[early].min() > 0.99 * E[0]
+    assert t[np.argmax(-np.gradient(E, t))] > 0.05 * t[-1]
     assert E[-1] < 0.85 * E[0]
 
 
@@ -263,8 +267,8 @@ def test_fem_and_spectral_agree_through_the_spinodal_kink_at_default_parameters(
     """Part 1 of the protocol at config/config.yaml's parameters (128², 2000 log-spaced
     steps, to t = 0.029 s) from a smooth field (c = 0.5 + waves of wavelength >= 2.5 um,
     standard deviation 0.02): E(t) of the two backends within 2% at every step (measured
-    0.44%), and the FEM's gap to the spectral curve shrinks under mesh refinement (64²:
-    1.7%). 76 s at load 3 on 2 cores."""
+    0.49% at M = 15, eps0 = 0.0075), and the FEM's gap to the spectral curve shrinks under
+    mesh refinement (64²: 1.85%). 11 s at load 3-4 on 2 cores."""
     p = CHParams.from_config_file(CONFIG, init_grid=128)
     p.part2_steps = 0
     gaps = {}

@@ -114,7 +114,9 @@ def criteria(out: dict[str, np.ndarray], params: CHParams) -> dict[str, float]:
 
     (a) kink: time of the steepest energy decay per log-time over the whole run, and
         whether it lies in part 1; (b) phase purity at the end of part 1
-        (:func:`phase_purity`); (c) domains of each phase at the ends of parts 1 and 2;
+        (:func:`phase_purity`; for comparison also at the end of the run,
+        ``b_purity_end``, the value the coarsening structure approaches); (c) domains of
+        each phase at the ends of parts 1 and 2;
         (d) the 10-90 interface width at the end in pixels and in mesh cells; (e) elastic
         share of E at the end; the energies of the bands in :data:`CRITERIA_BANDS`
         (``E_start``: E of the initial field, ``E_max``: the largest E of an image).
@@ -138,6 +140,7 @@ def criteria(out: dict[str, np.ndarray], params: CHParams) -> dict[str, float]:
         "a_kink_in_part1": float(k < n1 - 1),
         "a_bulk_kink_time_s": float(t[kb]),
         "b_purity_end_part1": phase_purity(end1),
+        "b_purity_end": phase_purity(end),
         "c_domains_end_part1": d1,
         "c_domains_end": d2,
         "c_min_domains_end": float(min(d2)),
