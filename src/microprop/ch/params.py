@@ -90,8 +90,8 @@ class CHParams:
     n_cells: int = 128  # mesh cells per side
     c0: float = 50.0  # pJ µm⁻³, double-well height scale (paper)
     k_c: float = 10.0  # pJ µm⁻¹, gradient energy coefficient (paper)
-    mobility: float = 7.0  # µm⁵ pJ⁻¹ s⁻¹
-    eps0: float = 0.007  # in-plane dilatational eigenstrain per unit c
+    mobility: float = 15.0  # µm⁵ pJ⁻¹ s⁻¹
+    eps0: float = 0.0075  # in-plane dilatational eigenstrain per unit c
     C11: float = 198.0  # GPa (paper)
     C12: float = 138.0  # GPa (paper)
     C44: float = 97.0  # GPa (paper)
