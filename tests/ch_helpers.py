@@ -3,6 +3,8 @@ closed forms of Khachaturyan's B(n) along [10] and [11]."""
 
 from pathlib import Path
 
+import numpy as np
+
 from microprop.ch import CHParams
 
 CONFIG = Path(__file__).parents[1] / "config" / "config.yaml"  # the dataset's parameters
@@ -28,6 +30,19 @@ BASE = dict(
 
 def params(**kw) -> CHParams:
     return CHParams(**{**BASE, **kw})
+
+
+def energy_and_mass_trace(backend_class, p: CHParams) -> tuple[np.ndarray, np.ndarray]:
+    """Total energy and mean c before and after every step of the protocol ``p`` run by
+    ``backend_class`` (either backend) from the seed-0 random field."""
+    sim = backend_class(p)
+    sim.set_initial_random(0)
+    E, m = [sim.energy()["total"]], [sim.mean_c()]
+    for dt in p.dts():
+        sim.step(float(dt))
+        E.append(sim.energy()["total"])
+        m.append(sim.mean_c())
+    return np.array(E), np.array(m)
 
 
 def B_closed_form(p: CHParams) -> tuple[float, float]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 # isort: on
-from ch_helpers import CONFIG, B_closed_form, params
+from ch_helpers import CONFIG, B_closed_form, energy_and_mass_trace, params
 
 from microprop.ch import (
     CRITERIA_BANDS,
@@ -31,15 +31,7 @@ from microprop.io import read_attrs
 @pytest.fixture(scope="module")
 def short_run():
     """Energy and mean c after every step of a short run (with elasticity)."""
-    p = params()
-    sim = CahnHilliard(p)
-    sim.set_initial_random(0)
-    E, m = [sim.energy()["total"]], [sim.mean_c()]
-    for dt in p.dts():
-        sim.step(float(dt))
-        E.append(sim.energy()["total"])
-        m.append(sim.mean_c())
-    return np.array(E), np.array(m)
+    return energy_and_mass_trace(CahnHilliard, params())
 
 
 def test_mass_conservation(short_run):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 # isort: on
-from ch_helpers import CONFIG, B_closed_form, params
+from ch_helpers import CONFIG, B_closed_form, energy_and_mass_trace, params
 
 from microprop.ch import (
     CHParams,
@@ -104,15 +104,7 @@ def test_sinusoidal_field_elastic_energy_equals_B_in_both_backends(direction):
 
 @pytest.fixture(scope="module")
 def spectral_short_run():
-    p = params()
-    sim = SpectralCahnHilliard(p)
-    sim.set_initial_random(0)
-    E, m = [sim.energy()["total"]], [sim.mean_c()]
-    for dt in p.dts():
-        sim.step(float(dt))
-        E.append(sim.energy()["total"])
-        m.append(sim.mean_c())
-    return np.array(E), np.array(m)
+    return energy_and_mass_trace(SpectralCahnHilliard, params())
 
 
 def test_spectral_conserves_mass_and_never_raises_the_energy(spectral_short_run):
