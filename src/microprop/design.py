@@ -1,0 +1,439 @@
+"""Inverse design in the autoencoder's latent space, checked by the physics (issue 19).
+
+Given a target energy E*, :func:`design_latent` starts from a random latent code (drawn
+from the Gaussian of the training codes), follows the gradient of a differentiable
+latent property model towards E* with a prior term (the squared Mahalanobis distance
+under the training codes' mean and covariance) that keeps the code on the data manifold,
+and decodes it (Cang et al., ``reference/004``). The design's true energy is then
+computed by the project's own Cahn-Hilliard energy functional (:func:`physics_energy`:
+the spectral backend's ``energy()``, bulk + gradient + elastic with the displacement
+relaxed exactly by Khachaturyan's B(n)), no learned model involved.
+
+The naive baseline (:func:`design_pixels`) follows the gradient of a CNN property model
+on the pixels of a random image, clipped to [0, 1] after every step, then the same
+physics check. Both property models are trained on the training split only
+(:func:`fit_property_model`, the training loop :func:`microprop.features.latent.fit_torch`).
+
+Physics check of a 64x64 image: pixel (row r, column c) is the field at x = (c + ½) a,
+y = L - (r + ½) a (:func:`microprop.ch.protocol.pixel_centres`, a = L / 64), on the
+simulator's grid of n_cells = 128 nodes (i h, j h), h = a / 2, those are the nodes
+(2c + 1, 127 - 2r). :func:`image_to_grid` puts the pixels on the nodes with odd indices
+and fills the others by Fourier (trigonometric) interpolation (:func:`scipy.signal.resample`,
+then a roll by one node), so the energy is that of the band-limited field through the
+pixel values.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from microprop.ch.params import CHParams
+from microprop.features.latent import Encoder, as_tensor, fit_torch
+
+log = logging.getLogger("microprop")
+
+
+# --------------------------------------------------------------------- physics check
+
+
+def image_to_grid(image: np.ndarray, n_cells: int) -> np.ndarray:
+    """A field sampled at the pixel centres (image orientation, values c) -> the field on
+    the ``n_cells`` x ``n_cells`` node grid (``grid[i, j]`` at x = i h, y = j h).
+
+    ``n_cells`` must be a multiple of the image edge; pixel values land on nodes, the
+    nodes between them by trigonometric interpolation. At ``n_cells`` = image edge the
+    grid is the pixels, shifted by half a pixel (the energy does not depend on a shift).
+
+    >>> img = np.arange(16.0).reshape(4, 4)
+    >>> g = image_to_grid(img, 8)
+    >>> bool(np.allclose(g[1::2, 1::2], img[::-1].T))
+    True
+    """
+    from scipy.signal import resample
+
+    n = image.shape[0]
+    factor = n_cells // n
+    if factor * n != n_cells:
+        raise ValueError(f"n_cells {n_cells} is not a multiple of the image size {n}")
+    g = np.asarray(image, float)[::-1].T  # g[a, b]: x = (a + ½) pixel, y = (b + ½) pixel
+    if factor > 1:
+        g = resample(resample(g, n_cells, axis=0), n_cells, axis=1)
+        shift = factor // 2  # pixel centre a lies factor / 2 nodes past node a * factor
+        g = np.roll(g, (shift, shift), axis=(0, 1))
+    return g
+
+
+def physics_energy(field: np.ndarray, params: CHParams) -> dict[str, float]:
+    """Energy parts and total (pJ µm⁻¹) of a 64x64 field in [0, 1] (image orientation)
+    by the simulator's own functional: the spectral backend's ``energy()`` after
+    ``set_field`` of the field on its ``n_cells`` grid (:func:`image_to_grid`)."""
+    from microprop.ch.spectral import SpectralCahnHilliard
+
+    sim = SpectralCahnHilliard(params)
+    sim.set_field(image_to_grid(field, params.n_cells))
+    return sim.energy()
+
+
+def physics_energies(fields: np.ndarray, params: CHParams) -> np.ndarray:
+    """Total energies of a stack of fields (N, 64, 64) in [0, 1], one backend reused."""
+    from microprop.ch.spectral import SpectralCahnHilliard
+
+    sim = SpectralCahnHilliard(params)
+    out = np.empty(len(fields))
+    for i, f in enumerate(fields):
+        sim.set_field(image_to_grid(f, params.n_cells))
+        out[i] = sim.energy()["total"]
+    return out
+
+
+# ------------------------------------------------------------------- property models
+
+
+class LatentMLP(nn.Module):
+    """Standardized latent code -> standardized property: a small MLP (differentiable)."""
+
+    def __init__(self, latent_size: int, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_size, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)[:, 0]
+
+
+class PixelCNN(nn.Module):
+    """Image in [0, 1] (N, 1, H, W) -> standardized property: the autoencoder's periodic
+    encoder, a global average pool and a linear head (the naive baseline's model)."""
+
+    def __init__(self, channels=(8, 16, 32, 64, 64)):
+        super().__init__()
+        self.features = Encoder(channels, latent_channels=channels[-1])
+        self.head = nn.Linear(channels[-1], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(nn.functional.gelu(self.features(x)).mean(dim=(2, 3)))[:, 0]
+
+
+class Standardized(nn.Module):
+    """``net`` on standardized inputs with its output mapped back to property units."""
+
+    def __init__(self, net: nn.Module, x_mean, x_std, y_mean: float, y_std: float):
+        super().__init__()
+        self.net = net
+        self.register_buffer("x_mean", torch.as_tensor(x_mean, dtype=torch.float32))
+        self.register_buffer("x_std", torch.as_tensor(x_std, dtype=torch.float32))
+        self.y_mean, self.y_std = float(y_mean), float(y_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+
+
+def fit_property_model(
+    net: nn.Module, X: torch.Tensor, y: np.ndarray, seed: int, per_feature: bool, **fit_options
+) -> tuple[Standardized, dict]:
+    """Fit ``net`` to the standardized ``y`` (MSE) on inputs ``X`` standardized per column
+    (``per_feature``, latent codes) or by one mean and standard deviation (images);
+    returns the model in property units and the training history."""
+    torch.manual_seed(seed)
+    dims = 0 if per_feature else None
+    x_mean = X.mean(dim=dims) if per_feature else X.mean()
+    x_std = (X.std(dim=dims) if per_feature else X.std()).clamp_min(1e-8)
+    y_mean, y_std = float(np.mean(y)), float(np.std(y)) or 1.0
+    yt = torch.as_tensor((np.asarray(y) - y_mean) / y_std, dtype=torch.float32)
+    history = fit_torch(
+        net, nn.functional.mse_loss, (X - x_mean) / x_std, yt, seed, **fit_options
+    )
+    return Standardized(net, x_mean, x_std, y_mean, y_std).eval(), history
+
+
+# ----------------------------------------------------------------------- design loops
+
+
+class GaussianPrior:
+    """Mean and covariance of the training codes: samples and the Mahalanobis distance."""
+
+    def __init__(self, codes: np.ndarray, ridge: float = 1e-6):
+        codes = np.asarray(codes, dtype=np.float64)
+        self.mean = codes.mean(axis=0)
+        cov = np.cov(codes, rowvar=False) + ridge * np.eye(codes.shape[1])
+        self.chol = np.linalg.cholesky(cov)
+        self.precision = torch.as_tensor(np.linalg.inv(cov), dtype=torch.float32)
+        self.mean_t = torch.as_tensor(self.mean, dtype=torch.float32)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.mean + rng.standard_normal((n, len(self.mean))) @ self.chol.T
+
+    def mahalanobis2(self, z: torch.Tensor) -> torch.Tensor:
+        d = z - self.mean_t
+        return ((d @ self.precision) * d).sum(dim=-1)
+
+
+def design_latent(
+    model: nn.Module,
+    prior: GaussianPrior,
+    targets: np.ndarray,
+    seed: int,
+    steps: int = 300,
+    lr: float = 0.05,
+    prior_weight: float = 0.01,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Latent codes (len(targets), d) designed for the targets (one random start each).
+
+    Minimizes ``((f(z) - E*) / scale)² + prior_weight * d_M(z)² / d`` with Adam (cosine
+    learning-rate decay to 0 over ``steps``) from codes drawn from the prior; ``scale`` (default: the spread of the targets, or 1)
+    makes the property term dimensionless.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    scale = scale or float(np.std(targets)) or 1.0
+    z0 = prior.sample(len(targets), np.random.default_rng([seed, 19]))
+    z = torch.tensor(z0, dtype=torch.float32, requires_grad=True)
+    t = torch.as_tensor(targets, dtype=torch.float32)
+    opt = torch.optim.Adam([z], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    d = z.shape[1]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (((model(z) - t) / scale) ** 2 + prior_weight * prior.mahalanobis2(z) / d).sum()
+        loss.backward()
+        opt.step()
+        schedule.step()
+    return z.detach().numpy().astype(np.float64)
+
+
+def design_pixels(
+    model: nn.Module,
+    targets: np.ndarray,
+    seed: int,
+    image_size: int = 64,
+    steps: int = 300,
+    lr: float = 0.01,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Fields (len(targets), H, W) in [0, 1] designed on the pixels (the naive baseline).
+
+    From uniform random images, Adam (cosine decay) on ``((f(x) - E*) / scale)²`` over the pixels,
+    clipped to [0, 1] after every step (projected gradient).
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    scale = scale or float(np.std(targets)) or 1.0
+    rng = np.random.default_rng([seed, 20])
+    x0 = rng.uniform(0.0, 1.0, (len(targets), 1, image_size, image_size))
+    x = torch.tensor(x0, dtype=torch.float32, requires_grad=True)
+    t = torch.as_tensor(targets, dtype=torch.float32)
+    opt = torch.optim.Adam([x], lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for _ in range(steps):
+        opt.zero_grad()
+        (((model(x) - t) / scale) ** 2).sum().backward()
+        opt.step()
+        schedule.step()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+    return x.detach().numpy()[:, 0].astype(np.float64)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """``model`` on ``inputs`` in batches, as float64."""
+    model.eval()
+    out = [model(inputs[lo : lo + batch_size]) for lo in range(0, len(inputs), batch_size)]
+    return torch.cat(out).double().numpy()
+
+
+def relative_error(true, target) -> np.ndarray:
+    """|true - target| / |target|.
+
+    >>> relative_error([110.0, 90.0], [100.0, 100.0]).tolist()
+    [0.1, 0.1]
+    """
+    return np.abs(np.asarray(true, float) - np.asarray(target, float)) / np.abs(target)
+
+
+def targets_across(y: np.ndarray, n: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
+    """``n`` targets at evenly spaced quantiles of the training labels ``y``.
+
+    >>> targets_across(np.arange(101.0), 3).tolist()
+    [5.0, 50.0, 95.0]
+    """
+    return np.quantile(np.asarray(y, float), np.linspace(low, high, n))
+
+
+def _subset(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A seeded subset of ``n`` of ``rows`` (all of them when fewer or n = 0)."""
+    from microprop.models import training_subset
+
+    return training_subset(rows, n / len(rows), seed) if n and len(rows) > n else rows
+
+
+def design_study(
+    ae,
+    images: np.ndarray,
+    labels: np.ndarray,
+    codes: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    params: CHParams,
+    seed: int = 0,
+    n_targets: int = 10,
+    quantiles=(0.05, 0.95),
+    property_fit: str = "decoded",
+    max_fit: int = 4000,
+    hidden: int = 64,
+    mlp_epochs: int = 300,
+    mlp_lr: float = 3e-3,
+    cnn_epochs: int = 10,
+    cnn_lr: float = 2e-3,
+    steps: int = 400,
+    lr: float = 0.05,
+    prior_weight: float = 0.01,
+    pixel_steps: int = 400,
+    pixel_lr: float = 0.01,
+    n_check: int = 500,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
+    """The design study: latent and pixel designs for targets across the training labels.
+
+    ``ae`` is the dataset's autoencoder, ``codes`` its codes of every image, ``train`` and
+    ``test`` the split's rows. The latent property model (:class:`LatentMLP`) learns, on
+    up to ``max_fit`` training rows, the CH energy of the decoded codes
+    (``property_fit="decoded"``) or the labels (``"label"``); the pixel baseline's
+    :class:`PixelCNN` learns the labels from the images. Both are scored on up to
+    ``n_check`` test rows; the physics check is scored against the labels there too.
+    Returns the table (per target: target, predicted and true energies and relative
+    errors of both methods), the designed fields and a summary with the medians.
+    """
+    from microprop.features.latent import decode
+
+    fit = _subset(train, max_fit, seed)
+    check = _subset(test, n_check, seed)
+    log.info("physics check of %d test images against their labels", len(check))
+    check_true = physics_energies(images[check] / 255.0, params)
+    check_err = relative_error(check_true, labels[check])
+    log.info("physics check vs label: median relative difference %.4f, max %.4f",
+             np.median(check_err), check_err.max())
+
+    if property_fit == "decoded":
+        y_fit = physics_energies(decode(ae, codes[fit]), params)
+        y_check = physics_energies(decode(ae, codes[check]), params)
+    elif property_fit == "label":
+        y_fit, y_check = labels[fit], labels[check]
+    else:
+        raise ValueError(f"property_fit must be decoded or label, got {property_fit!r}")
+    z_fit = torch.as_tensor(codes[fit], dtype=torch.float32)
+    mlp, mlp_history = fit_property_model(
+        LatentMLP(codes.shape[1], hidden), z_fit, y_fit, seed, per_feature=True,
+        max_epochs=mlp_epochs, lr=mlp_lr, patience=20, name="latent property MLP",
+    )
+    mlp_check = predict(mlp, torch.as_tensor(codes[check], dtype=torch.float32))
+    x_fit = as_tensor(images[fit])
+    cnn, cnn_history = fit_property_model(
+        PixelCNN(), x_fit, labels[fit], seed, per_feature=False, max_epochs=cnn_epochs,
+        lr=cnn_lr, patience=3, augment=True, name="pixel CNN",
+    )
+    cnn_check = predict(cnn, as_tensor(images[check]))
+
+    targets = targets_across(labels[train], n_targets, *quantiles)
+    prior = GaussianPrior(codes[train])
+    scale = float(np.std(labels[train]))
+    z = design_latent(mlp, prior, targets, seed, steps, lr, prior_weight, scale)
+    fields = {"latent": decode(ae, z)}
+    pred = {"latent": predict(mlp, torch.as_tensor(z, dtype=torch.float32))}
+    fields["pixel"] = design_pixels(cnn, targets, seed, images.shape[-1], pixel_steps, pixel_lr, scale)
+    pred["pixel"] = predict(cnn, torch.as_tensor(fields["pixel"][:, None], dtype=torch.float32))
+    table = pd.DataFrame({"target": targets})
+    for method in ("latent", "pixel"):
+        true = physics_energies(fields[method], params)
+        table[f"{method}_predicted"] = pred[method]
+        table[f"{method}_true"] = true
+        table[f"{method}_rel_error"] = relative_error(true, targets)
+        table[f"{method}_model_error"] = relative_error(true, pred[method])
+    table["latent_mahalanobis"] = np.sqrt(
+        prior.mahalanobis2(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    )
+
+    def rmse(a, b) -> float:
+        return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+    summary = {
+        "n_fit": int(len(fit)),
+        "n_check": int(len(check)),
+        "property_fit": property_fit,
+        "physics_check_vs_label": {
+            "median_rel": float(np.median(check_err)),
+            "max_rel": float(check_err.max()),
+        },
+        "latent_model_test_rmse": rmse(mlp_check, y_check),
+        "pixel_model_test_rmse": rmse(cnn_check, labels[check]),
+        "label_std": scale,
+        "median_rel_error": {m: float(table[f"{m}_rel_error"].median()) for m in fields},
+        "median_model_error": {m: float(table[f"{m}_model_error"].median()) for m in fields},
+        "training_codes_mahalanobis_median": float(
+            np.median(np.sqrt(prior.mahalanobis2(torch.as_tensor(codes[train], dtype=torch.float32)).numpy()))
+        ),
+        "mlp": {k: v for k, v in mlp_history.items() if k != "history"},
+        "cnn": {k: v for k, v in cnn_history.items() if k != "history"},
+    }
+    return table, fields, summary
+
+
+def design_markdown(table: pd.DataFrame, summary: dict, unit: str = "pJ/um") -> str:
+    """The design table in markdown, with the median relative errors and the checks."""
+    cols = {
+        "target": f"target E* [{unit}]",
+        "latent_predicted": "latent: predicted",
+        "latent_true": "latent: true",
+        "latent_rel_error": "latent: |true - E*| / E*",
+        "pixel_predicted": "pixel: predicted",
+        "pixel_true": "pixel: true",
+        "pixel_rel_error": "pixel: |true - E*| / E*",
+    }
+    shown = table[list(cols)].rename(columns=cols)
+    med = summary["median_rel_error"]
+    check = summary["physics_check_vs_label"]
+    lines = [
+        "# Inverse design of CH microstructures for a target energy\n",
+        shown.to_markdown(index=False, floatfmt=".3g") + "\n",
+        f"Median relative error |true - E*| / E*: latent designs {med['latent']:.3f}, "
+        f"pixel designs {med['pixel']:.3f}. 'true': the CH energy functional of the design "
+        "(microprop.design.physics_energy), no learned model; 'predicted': the property "
+        "model the design followed (latent: MLP on the code, learned from "
+        f"{summary['property_fit']} energies; pixel: CNN on the pixels).",
+        f"Physics check against the dataset labels on {summary['n_check']} test images: "
+        f"median relative difference {check['median_rel']:.4f}, max {check['max_rel']:.4f}.",
+        f"Property models on the test images: latent MLP RMSE {summary['latent_model_test_rmse']:.1f}, "
+        f"pixel CNN RMSE {summary['pixel_model_test_rmse']:.1f} {unit} "
+        f"(label standard deviation {summary['label_std']:.1f}).",
+    ]
+    return "\n\n".join(lines) + "\n"
+
+
+__all__ = [
+    "GaussianPrior",
+    "LatentMLP",
+    "PixelCNN",
+    "design_latent",
+    "design_pixels",
+    "fit_property_model",
+    "image_to_grid",
+    "design_markdown",
+    "design_study",
+    "physics_energies",
+    "physics_energy",
+    "predict",
+    "relative_error",
+    "targets_across",
+]
