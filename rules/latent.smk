@@ -13,7 +13,7 @@ localrules:
     semisupervised_study,
 
 
-rule train_autoencoder:
+rule autoencoder:
     input:
         data="results/data/{dataset}.h5",
     output:
@@ -21,9 +21,9 @@ rule train_autoencoder:
         model="results/features/{dataset}/autoencoder.pt",
         summary="results/features/{dataset}/autoencoder.json",
     log:
-        logpath("train_autoencoder", "dataset"),
+        logpath("autoencoder", "dataset"),
     benchmark:
-        benchpath("train_autoencoder", "dataset")
+        benchpath("autoencoder", "dataset")
     conda:
         "../envs/microprop.yaml"
     threads: LATENT_CONFIG["threads"]

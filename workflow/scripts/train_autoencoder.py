@@ -1,4 +1,4 @@
-"""Rule train_autoencoder: the periodic autoencoder on the training images (labels unused),
+"""Rule autoencoder: the periodic autoencoder on the training images (labels unused),
 the feature set `latent` (every image encoded) and the test reconstruction error."""
 
 import json
