@@ -10,7 +10,7 @@ from microprop.ch.params import CHParams
 from microprop.ch.protocol import to_uint8
 from microprop.ch.spectral import SpectralCahnHilliard
 from microprop.design import (
-    GaussianPrior,
+    CodePrior,
     design_latent,
     image_to_grid,
     physics_energy,
@@ -54,8 +54,14 @@ def test_autoencoder_reconstructs_a_periodic_pattern(tmp_path):
     torch_threads_one()
     images = stripes(32)
     ae, history = train_autoencoder(
-        images, latent_size=16, channels=(8, 16, 32, 64), seed=0, max_epochs=30, lr=5e-3,
-        batch_size=8, patience=30,
+        images,
+        latent_size=16,
+        channels=(8, 16, 32, 64),
+        seed=0,
+        max_epochs=30,
+        lr=5e-3,
+        batch_size=8,
+        patience=30,
     )
     trivial = float(np.sqrt(np.mean((images / 255.0 - images.mean() / 255.0) ** 2)))
     rmse = reconstruction_rmse(ae, stripes(8, seed=1))
@@ -82,7 +88,9 @@ def test_a_shifted_image_gives_the_shifted_reconstruction(shift):
     assert np.allclose(rec_shifted, np.roll(rec, shift, axis=(1, 2)), atol=1e-5)
     code = encode(ae, image).reshape(1, 1, 4, 4)
     cells = (shift[0] // 16, shift[1] // 16)
-    assert np.allclose(encode(ae, shifted).reshape(1, 1, 4, 4), np.roll(code, cells, (2, 3)), atol=1e-5)
+    assert np.allclose(
+        encode(ae, shifted).reshape(1, 1, 4, 4), np.roll(code, cells, (2, 3)), atol=1e-5
+    )
     # a shift by less than the stride is not exact (the code is a 4 x 4 map)
     off = decode(ae, encode(ae, np.roll(image, (3, 0), axis=(1, 2))))
     assert np.abs(off - np.roll(rec, (3, 0), axis=(1, 2))).max() > 0.01
@@ -90,24 +98,29 @@ def test_a_shifted_image_gives_the_shifted_reconstruction(shift):
 
 def test_design_loop_reaches_the_known_optimum_of_a_toy_model():
     """f(z) = w.z: without the prior the design hits E* exactly; with the prior it is the
-    minimizer of ((w.z - E*) / s)² + lam d_M(z)² / d, a linear system."""
+    minimizer of ((w.z - E*) / s)² + lam d_M(z)² / d, a linear system. The distance of a
+    one-component prior is the Mahalanobis distance under the codes' mean and covariance."""
     torch_threads_one()
     rng = np.random.default_rng(0)
-    prior = GaussianPrior(rng.normal(0.5, 1.0, (400, 4)))
+    prior = CodePrior(rng.normal(0.5, 1.0, (400, 4)), n_components=1)
     model = nn.Linear(4, 1, bias=False)
     w = np.array([1.0, -2.0, 0.5, 3.0])
     model.weight.data = torch.tensor(w[None], dtype=torch.float32)
     toy = lambda z: model(z)[:, 0]  # noqa: E731
     toy.parameters = model.parameters
+    codes = torch.as_tensor(rng.normal(0.5, 1.0, (5, 4)), dtype=torch.float32)
+    diff = codes.double().numpy() - prior.gmm.means_[0]
+    mahalanobis2 = np.einsum("ni,ij,nj->n", diff, prior.gmm.precisions_[0], diff)
+    assert np.allclose(prior.distance2(codes).numpy(), mahalanobis2, rtol=1e-4)
     targets = np.array([-5.0, 1.0, 7.0])
     z = design_latent(toy, prior, targets, seed=0, steps=800, lr=0.05, prior_weight=0.0, scale=1.0)
     assert np.allclose(z @ w, targets, atol=1e-3)
     lam, s, d = 4.0, 1.0, 4
     z = design_latent(toy, prior, targets, seed=0, steps=800, lr=0.05, prior_weight=lam, scale=s)
-    P = prior.precision.double().numpy()
+    P, mean = prior.gmm.precisions_[0], prior.gmm.means_[0]
     A = np.outer(w, w) / s**2 + lam * P / d
     for zi, t in zip(z, targets, strict=True):
-        expected = np.linalg.solve(A, t * w / s**2 + lam * P @ prior.mean / d)
+        expected = np.linalg.solve(A, t * w / s**2 + lam * P @ mean / d)
         assert np.allclose(zi, expected, atol=1e-3)
 
 

@@ -1,9 +1,10 @@
 """Inverse design in the autoencoder's latent space, checked by the physics (issue 19).
 
 Given a target energy E*, :func:`design_latent` starts from a random latent code (drawn
-from the Gaussian of the training codes), follows the gradient of a differentiable
-latent property model towards E* with a prior term (the squared Mahalanobis distance
-under the training codes' mean and covariance) that keeps the code on the data manifold,
+from the prior of the training codes), follows the gradient of a differentiable latent
+property model towards E* with a prior term that keeps the code on the data manifold
+(:class:`CodePrior`: -2 log p(z) of a Gaussian mixture fitted to the training codes; one
+component gives the squared Mahalanobis distance under their mean and covariance),
 and decodes it (Cang et al., ``reference/004``). The design's true energy is then
 computed by the project's own Cahn-Hilliard energy functional (:func:`physics_energy`:
 the spectral backend's ``energy()``, bulk + gradient + elastic with the displacement
@@ -111,7 +112,7 @@ class PixelCNN(nn.Module):
     """Image in [0, 1] (N, 1, H, W) -> standardized property: the autoencoder's periodic
     encoder, a global average pool and a linear head (the naive baseline's model)."""
 
-    def __init__(self, channels=(8, 16, 32, 64, 64)):
+    def __init__(self, channels=(8, 16, 32, 64)):
         super().__init__()
         self.features = Encoder(channels, latent_channels=channels[-1])
         self.head = nn.Linear(channels[-1], 1)
@@ -146,37 +147,54 @@ def fit_property_model(
     x_std = (X.std(dim=dims) if per_feature else X.std()).clamp_min(1e-8)
     y_mean, y_std = float(np.mean(y)), float(np.std(y)) or 1.0
     yt = torch.as_tensor((np.asarray(y) - y_mean) / y_std, dtype=torch.float32)
-    history = fit_torch(
-        net, nn.functional.mse_loss, (X - x_mean) / x_std, yt, seed, **fit_options
-    )
+    history = fit_torch(net, nn.functional.mse_loss, (X - x_mean) / x_std, yt, seed, **fit_options)
     return Standardized(net, x_mean, x_std, y_mean, y_std).eval(), history
 
 
 # ----------------------------------------------------------------------- design loops
 
 
-class GaussianPrior:
-    """Mean and covariance of the training codes: samples and the Mahalanobis distance."""
+class CodePrior:
+    """A Gaussian mixture of the training codes (:class:`sklearn.mixture.GaussianMixture`,
+    full covariances): seeded samples and a differentiable distance to the data.
 
-    def __init__(self, codes: np.ndarray, ridge: float = 1e-6):
+    :meth:`distance2` is ``-2 log p(z)`` up to the constant that makes it the squared
+    Mahalanobis distance for one component; with ``n_components=1`` the prior is the
+    Gaussian of the codes' mean and covariance.
+    """
+
+    def __init__(self, codes: np.ndarray, n_components: int = 1, seed: int = 0):
+        from sklearn.mixture import GaussianMixture
+
         codes = np.asarray(codes, dtype=np.float64)
-        self.mean = codes.mean(axis=0)
-        cov = np.cov(codes, rowvar=False) + ridge * np.eye(codes.shape[1])
-        self.chol = np.linalg.cholesky(cov)
-        self.precision = torch.as_tensor(np.linalg.inv(cov), dtype=torch.float32)
-        self.mean_t = torch.as_tensor(self.mean, dtype=torch.float32)
+        self.gmm = GaussianMixture(n_components, covariance_type="full", random_state=seed)
+        self.gmm.fit(codes)
+        g = self.gmm
+        self.chol_cov = np.linalg.cholesky(g.covariances_)
+        self._means = torch.as_tensor(g.means_, dtype=torch.float32)
+        self._prec_chol = torch.as_tensor(g.precisions_cholesky_, dtype=torch.float32)
+        # log weight + log sqrt det(precision), per component
+        logdet = np.log(np.diagonal(g.precisions_cholesky_, axis1=1, axis2=2)).sum(axis=1)
+        self._offset = torch.as_tensor(np.log(g.weights_) + logdet, dtype=torch.float32)
+        self._top = float(self._offset.max())
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self.mean + rng.standard_normal((n, len(self.mean))) @ self.chol.T
+        k = rng.choice(len(self.gmm.weights_), size=n, p=self.gmm.weights_)
+        eps = rng.standard_normal((n, self.gmm.means_.shape[1]))
+        return self.gmm.means_[k] + np.einsum("nij,nj->ni", self.chol_cov[k], eps)
 
-    def mahalanobis2(self, z: torch.Tensor) -> torch.Tensor:
-        d = z - self.mean_t
-        return ((d @ self.precision) * d).sum(dim=-1)
+    def distance2(self, z: torch.Tensor) -> torch.Tensor:
+        """``-2 (log p(z) - log p_max)``, p_max the largest component peak (>= 0)."""
+        y = torch.einsum("nd,kde->nke", z, self._prec_chol) - torch.einsum(
+            "kd,kde->ke", self._means, self._prec_chol
+        )
+        log_p = torch.logsumexp(self._offset - 0.5 * (y**2).sum(dim=-1), dim=1)
+        return -2.0 * (log_p - self._top)
 
 
 def design_latent(
     model: nn.Module,
-    prior: GaussianPrior,
+    prior: CodePrior,
     targets: np.ndarray,
     seed: int,
     steps: int = 300,
@@ -186,9 +204,10 @@ def design_latent(
 ) -> np.ndarray:
     """Latent codes (len(targets), d) designed for the targets (one random start each).
 
-    Minimizes ``((f(z) - E*) / scale)² + prior_weight * d_M(z)² / d`` with Adam (cosine
-    learning-rate decay to 0 over ``steps``) from codes drawn from the prior; ``scale`` (default: the spread of the targets, or 1)
-    makes the property term dimensionless.
+    Minimizes ``((f(z) - E*) / scale)² + prior_weight * D(z)² / d`` (``D² =
+    prior.distance2``, the squared Mahalanobis distance for a Gaussian prior) with Adam (cosine
+    learning-rate decay to 0 over ``steps``) from codes drawn from the prior; ``scale``
+    (default: the spread of the targets, or 1) makes the property term dimensionless.
     """
     targets = np.asarray(targets, dtype=np.float64)
     scale = scale or float(np.std(targets)) or 1.0
@@ -202,7 +221,7 @@ def design_latent(
         p.requires_grad_(False)
     for _ in range(steps):
         opt.zero_grad()
-        loss = (((model(z) - t) / scale) ** 2 + prior_weight * prior.mahalanobis2(z) / d).sum()
+        loss = (((model(z) - t) / scale) ** 2 + prior_weight * prior.distance2(z) / d).sum()
         loss.backward()
         opt.step()
         schedule.step()
@@ -297,6 +316,8 @@ def design_study(
     steps: int = 400,
     lr: float = 0.05,
     prior_weight: float = 0.01,
+    prior_components: int = 1,
+    prior_samples: int = 4000,
     pixel_steps: int = 400,
     pixel_lr: float = 0.01,
     n_check: int = 500,
@@ -304,9 +325,10 @@ def design_study(
     """The design study: latent and pixel designs for targets across the training labels.
 
     ``ae`` is the dataset's autoencoder, ``codes`` its codes of every image, ``train`` and
-    ``test`` the split's rows. The latent property model (:class:`LatentMLP`) learns, on
-    up to ``max_fit`` training rows, the CH energy of the decoded codes
-    (``property_fit="decoded"``) or the labels (``"label"``); the pixel baseline's
+    ``test`` the split's rows. The latent property model (:class:`LatentMLP`) learns the
+    CH energy of the decoded codes of up to ``max_fit`` training rows and of
+    ``prior_samples`` codes drawn from the prior (``property_fit="decoded"``), or the
+    labels of those training rows (``"label"``); the pixel baseline's
     :class:`PixelCNN` learns the labels from the images. Both are scored on up to
     ``n_check`` test rows; the physics check is scored against the labels there too.
     Returns the table (per target: target, predicted and true energies and relative
@@ -319,36 +341,61 @@ def design_study(
     log.info("physics check of %d test images against their labels", len(check))
     check_true = physics_energies(images[check] / 255.0, params)
     check_err = relative_error(check_true, labels[check])
-    log.info("physics check vs label: median relative difference %.4f, max %.4f",
-             np.median(check_err), check_err.max())
+    log.info(
+        "physics check vs label: median relative difference %.4f, max %.4f",
+        np.median(check_err),
+        check_err.max(),
+    )
 
+    prior = CodePrior(codes[train], prior_components, seed)
+    z_fit = codes[fit]
     if property_fit == "decoded":
-        y_fit = physics_energies(decode(ae, codes[fit]), params)
+        # codes drawn from the prior as well: the model is fitted where designs start and go
+        z_prior = prior.sample(prior_samples, np.random.default_rng([seed, 21]))
+        z_fit = np.concatenate([z_fit, z_prior.astype(z_fit.dtype)])
+        log.info("CH energies of %d decoded codes (training and prior samples)", len(z_fit))
+        y_fit = physics_energies(decode(ae, z_fit), params)
         y_check = physics_energies(decode(ae, codes[check]), params)
     elif property_fit == "label":
         y_fit, y_check = labels[fit], labels[check]
     else:
         raise ValueError(f"property_fit must be decoded or label, got {property_fit!r}")
-    z_fit = torch.as_tensor(codes[fit], dtype=torch.float32)
+    z_fit = torch.as_tensor(z_fit, dtype=torch.float32)
     mlp, mlp_history = fit_property_model(
-        LatentMLP(codes.shape[1], hidden), z_fit, y_fit, seed, per_feature=True,
-        max_epochs=mlp_epochs, lr=mlp_lr, patience=20, name="latent property MLP",
+        LatentMLP(codes.shape[1], hidden),
+        z_fit,
+        y_fit,
+        seed,
+        per_feature=True,
+        max_epochs=mlp_epochs,
+        lr=mlp_lr,
+        patience=20,
+        name="latent property MLP",
     )
     mlp_check = predict(mlp, torch.as_tensor(codes[check], dtype=torch.float32))
     x_fit = as_tensor(images[fit])
     cnn, cnn_history = fit_property_model(
-        PixelCNN(), x_fit, labels[fit], seed, per_feature=False, max_epochs=cnn_epochs,
-        lr=cnn_lr, patience=3, augment=True, name="pixel CNN",
+        PixelCNN(),
+        x_fit,
+        labels[fit],
+        seed,
+        per_feature=False,
+        max_epochs=cnn_epochs,
+        lr=cnn_lr,
+        patience=3,
+        augment=True,
+        name="pixel CNN",
     )
     cnn_check = predict(cnn, as_tensor(images[check]))
 
     targets = targets_across(labels[train], n_targets, *quantiles)
-    prior = GaussianPrior(codes[train])
     scale = float(np.std(labels[train]))
     z = design_latent(mlp, prior, targets, seed, steps, lr, prior_weight, scale)
     fields = {"latent": decode(ae, z)}
     pred = {"latent": predict(mlp, torch.as_tensor(z, dtype=torch.float32))}
-    fields["pixel"] = design_pixels(cnn, targets, seed, images.shape[-1], pixel_steps, pixel_lr, scale)
+    fields["pixel"] = design_pixels(
+        cnn, targets, seed, images.shape[-1], pixel_steps, pixel_lr, scale
+    )
     pred["pixel"] = predict(cnn, torch.as_tensor(fields["pixel"][:, None], dtype=torch.float32))
     table = pd.DataFrame({"target": targets})
     for method in ("latent", "pixel"):
@@ -357,8 +404,8 @@ def design_study(
         table[f"{method}_true"] = true
         table[f"{method}_rel_error"] = relative_error(true, targets)
         table[f"{method}_model_error"] = relative_error(true, pred[method])
-    table["latent_mahalanobis"] = np.sqrt(
-        prior.mahalanobis2(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    table["latent_prior_distance"] = np.sqrt(
+        prior.distance2(torch.as_tensor(z, dtype=torch.float32)).numpy()
     )
 
     def rmse(a, b) -> float:
@@ -366,6 +413,7 @@ def design_study(
 
     summary = {
         "n_fit": int(len(fit)),
+        "n_prior_samples": int(prior_samples) if property_fit == "decoded" else 0,
         "n_check": int(len(check)),
         "property_fit": property_fit,
         "physics_check_vs_label": {
@@ -377,8 +425,10 @@ def design_study(
         "label_std": scale,
         "median_rel_error": {m: float(table[f"{m}_rel_error"].median()) for m in fields},
         "median_model_error": {m: float(table[f"{m}_model_error"].median()) for m in fields},
-        "training_codes_mahalanobis_median": float(
-            np.median(np.sqrt(prior.mahalanobis2(torch.as_tensor(codes[train], dtype=torch.float32)).numpy()))
+        "training_codes_prior_distance_median": float(
+            np.median(
+                np.sqrt(prior.distance2(torch.as_tensor(codes[train], dtype=torch.float32)).numpy())
+            )
         ),
         "mlp": {k: v for k, v in mlp_history.items() if k != "history"},
         "cnn": {k: v for k, v in cnn_history.items() if k != "history"},
@@ -410,7 +460,8 @@ def design_markdown(table: pd.DataFrame, summary: dict, unit: str = "pJ/um") -> 
         f"{summary['property_fit']} energies; pixel: CNN on the pixels).",
         f"Physics check against the dataset labels on {summary['n_check']} test images: "
         f"median relative difference {check['median_rel']:.4f}, max {check['max_rel']:.4f}.",
-        f"Property models on the test images: latent MLP RMSE {summary['latent_model_test_rmse']:.1f}, "
+        "Property models on the test images: latent MLP RMSE "
+        f"{summary['latent_model_test_rmse']:.1f}, "
         f"pixel CNN RMSE {summary['pixel_model_test_rmse']:.1f} {unit} "
         f"(label standard deviation {summary['label_std']:.1f}).",
     ]
@@ -418,7 +469,7 @@ def design_markdown(table: pd.DataFrame, summary: dict, unit: str = "pJ/um") -> 
 
 
 __all__ = [
-    "GaussianPrior",
+    "CodePrior",
     "LatentMLP",
     "PixelCNN",
     "design_latent",

@@ -20,6 +20,8 @@ test = ds.test_idx
 rows = test[np.linspace(0, len(test) - 1, sm.params.n_images).astype(int)]
 images = ds.images[rows]
 rec = decode(ae, encode(ae, images))
-fig = reconstruction_figure(images / 255.0, rec, summary["reconstruction_rmse"], sm.wildcards.dataset)
+fig = reconstruction_figure(
+    images / 255.0, rec, summary["reconstruction_rmse"], sm.wildcards.dataset
+)
 save_figure(fig, sm.output.png)
 log.info("wrote %s", sm.output.png)

@@ -6,7 +6,12 @@ import time
 
 import torch
 
-from microprop.features.latent import encode, reconstruction_rmse, save_autoencoder, train_autoencoder
+from microprop.features.latent import (
+    encode,
+    reconstruction_rmse,
+    save_autoencoder,
+    train_autoencoder,
+)
 from microprop.io import atomic_path, load_dataset, write_features
 from microprop.logs import setup_logging
 from microprop.models import training_subset
@@ -21,7 +26,12 @@ ds = load_dataset(sm.input.data)
 train = ds.train_idx
 if max_train and len(train) > max_train:
     train = training_subset(train, max_train / len(train), seed)
-log.info("autoencoder %s on %d of %d training images (labels unused)", options, len(train), len(ds.train_idx))
+log.info(
+    "autoencoder %s on %d of %d training images (labels unused)",
+    options,
+    len(train),
+    len(ds.train_idx),
+)
 t0 = time.perf_counter()
 ae, history = train_autoencoder(ds.images[train], seed=seed, **options)
 codes = encode(ae, ds.images)

@@ -6,13 +6,13 @@ needs few labels (``latent-svr``), and the decoder turns a code into an image (t
 latent-space design of :mod:`microprop.design`).
 
 Architecture (:class:`ConvAutoencoder`): fully convolutional with circular (periodic)
-padding, as the images are periodic. The encoder halves the image ``n_down`` times with
-stride-2 3x3 convolutions (64 -> 2 for the default 5), a 1x1 convolution maps to
-``latent_channels`` channels on the ``grid`` x ``grid`` map that is the code
-(``latent_size = latent_channels * grid**2``, default 4 x 2 x 2 = 16). The decoder
+padding, as the images are periodic. The encoder halves the image once per entry of
+``channels`` with stride-2 3x3 convolutions (64 -> 4 for the default four), a 1x1
+convolution maps to ``latent_channels`` channels on the ``grid`` x ``grid`` map that is
+the code (``latent_size = latent_channels * grid**2``, default 1 x 4 x 4 = 16). The decoder
 mirrors it with nearest-neighbour upsampling and 3x3 convolutions, a sigmoid at the end
 (images scaled to [0, 1]). No dense layer: a periodic shift of the image by a multiple
-of the total stride ``2**n_down`` rolls the code by whole cells and the reconstruction
+of the total stride ``2**len(channels)`` (16) rolls the code by whole cells and the reconstruction
 by the same shift, exactly (tested).
 
 Training (:func:`train_autoencoder`): MSE on the training images only, Adam, a seeded
@@ -43,9 +43,9 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Module:
 
 
 class Encoder(nn.Module):
-    """(N, 1, H, W) in [0, 1] -> (N, latent_channels, H / 2**n_down, W / 2**n_down)."""
+    """(N, 1, H, W) in [0, 1] -> (N, latent_channels, H / s, W / s), s = 2**len(channels)."""
 
-    def __init__(self, channels=(8, 16, 32, 64, 64), latent_channels: int = 4):
+    def __init__(self, channels=(8, 16, 32, 64), latent_channels: int = 4):
         super().__init__()
         layers, cin = [], 1
         for c in channels:
@@ -61,7 +61,7 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """The mirror of :class:`Encoder`: a code map -> (N, 1, H, W) in [0, 1]."""
 
-    def __init__(self, channels=(8, 16, 32, 64, 64), latent_channels: int = 4):
+    def __init__(self, channels=(8, 16, 32, 64), latent_channels: int = 4):
         super().__init__()
         rev = list(channels)[::-1]
         layers = [nn.Conv2d(latent_channels, rev[0], 1), nn.GELU()]
@@ -77,14 +77,15 @@ class Decoder(nn.Module):
 class ConvAutoencoder(nn.Module):
     """Periodic convolutional autoencoder; codes are flat vectors of ``latent_size``.
 
-    >>> ae = ConvAutoencoder(latent_size=16, image_size=64)
+    >>> ae = ConvAutoencoder(latent_size=16, image_size=64, channels=(8, 16, 32, 64))
     >>> ae.grid, ae.latent_channels, ae.stride
-    (2, 4, 32)
-    >>> tuple(ae(torch.zeros(3, 1, 64, 64)).shape), tuple(ae.encode(torch.zeros(3, 1, 64, 64)).shape)
+    (4, 1, 16)
+    >>> x = torch.zeros(3, 1, 64, 64)
+    >>> tuple(ae(x).shape), tuple(ae.encode(x).shape)
     ((3, 1, 64, 64), (3, 16))
     """
 
-    def __init__(self, latent_size: int = 16, image_size: int = 64, channels=(8, 16, 32, 64, 64)):
+    def __init__(self, latent_size: int = 16, image_size: int = 64, channels=(8, 16, 32, 64)):
         super().__init__()
         self.stride = 2 ** len(channels)
         self.grid = image_size // self.stride
@@ -213,7 +214,7 @@ def fit_torch(
 def train_autoencoder(
     images: np.ndarray,
     latent_size: int = 16,
-    channels=(8, 16, 32, 64, 64),
+    channels=(8, 16, 32, 64),
     seed: int = 0,
     **fit_options,
 ) -> tuple[ConvAutoencoder, dict]:
@@ -230,7 +231,10 @@ def train_autoencoder(
 def encode(ae: ConvAutoencoder, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Codes (N, latent_size) float32 of uint8 images (N, H, W)."""
     ae.eval()
-    out = [ae.encode(as_tensor(images[lo : lo + batch_size])) for lo in range(0, len(images), batch_size)]
+    out = [
+        ae.encode(as_tensor(images[lo : lo + batch_size]))
+        for lo in range(0, len(images), batch_size)
+    ]
     return torch.cat(out).numpy() if out else np.empty((0, ae.latent_size), np.float32)
 
 

@@ -45,6 +45,8 @@ def design_figure(table: pd.DataFrame, fields: dict[str, np.ndarray], unit: str 
             r = table.iloc[k]
             ax.set_title(f"E* {r['target']:.0f}\nE {r[f'{method}_true']:.0f}", fontsize=7)
         axes[row, 0].set_ylabel(f"{method} design", fontsize=8)
-    fig.suptitle(f"designs for target energies E* [{unit}]; E: true energy (CH functional)", fontsize=9)
+    fig.suptitle(
+        f"designs for target energies E* [{unit}]; E: true energy (CH functional)", fontsize=9
+    )
     fig.tight_layout()
     return fig
