@@ -67,6 +67,7 @@ attrs = {
     "seconds": seconds,
     "reconstruction_rmse_test": rmse["test"],
     "fitted_on": "train",
+    "autoencoder": sm.output.model,  # latent-svr predicts from images with it
 }
 write_features(sm.output.features, codes, ds, attrs)
 with atomic_path(sm.output.summary) as tmp:
