@@ -35,7 +35,7 @@ def design_figure(table: pd.DataFrame, fields: dict[str, np.ndarray], unit: str 
     (columns ``target``, ``{method}_true``)."""
     methods = list(fields)
     n = len(table)
-    fig, axes = plt.subplots(len(methods), n, figsize=(1.5 * n, 1.9 * len(methods)), squeeze=False)
+    fig, axes = plt.subplots(len(methods), n, figsize=(1.5 * n, 2.2 * len(methods)), squeeze=False)
     for row, method in enumerate(methods):
         for k in range(n):
             ax = axes[row, k]
