@@ -442,10 +442,10 @@ def design_markdown(table: pd.DataFrame, summary: dict, unit: str = "pJ/um") -> 
         "target": f"target E* [{unit}]",
         "latent_predicted": "latent: predicted",
         "latent_true": "latent: true",
-        "latent_rel_error": "latent: |true - E*| / E*",
+        "latent_rel_error": "latent: rel. error",
         "pixel_predicted": "pixel: predicted",
         "pixel_true": "pixel: true",
-        "pixel_rel_error": "pixel: |true - E*| / E*",
+        "pixel_rel_error": "pixel: rel. error",
     }
     shown = table[list(cols)].rename(columns=cols)
     med = summary["median_rel_error"]
@@ -453,7 +453,7 @@ def design_markdown(table: pd.DataFrame, summary: dict, unit: str = "pJ/um") -> 
     lines = [
         "# Inverse design of CH microstructures for a target energy\n",
         shown.to_markdown(index=False, floatfmt=".3g") + "\n",
-        f"Median relative error |true - E*| / E*: latent designs {med['latent']:.3f}, "
+        f"Median relative error (|true - E*| / E*): latent designs {med['latent']:.3f}, "
         f"pixel designs {med['pixel']:.3f}. 'true': the CH energy functional of the design "
         "(microprop.design.physics_energy), no learned model; 'predicted': the property "
         "model the design followed (latent: MLP on the code, learned from "
