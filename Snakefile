@@ -34,6 +34,7 @@ include: "rules/features.smk"
 include: "rules/models.smk"
 include: "rules/studies.smk"
 include: "rules/figures.smk"
+include: "rules/latent.smk"
 
 
 rule all:

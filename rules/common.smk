@@ -13,7 +13,7 @@ check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch"]
 MODEL_IDS = config["models"]["ids"]
-FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha"]
+FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent"]
 # minutes one CH run asks for on a cluster (resources scale with the retry attempt)
 CH_RUN_MINUTES = ch_run_minutes(
     config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
@@ -107,6 +107,12 @@ STUDY_OUTPUTS = {
         "results/tables/uncertainty.md",
         "results/figures/uncertainty_{dataset}.png",
     ],
+    "semisupervised": [
+        "results/figures/latent_{dataset}.png",
+        "results/figures/fig_semisupervised_{dataset}.png",
+        "results/tables/semisupervised_{dataset}.md",
+    ],
+    "design": ["results/figures/design_ch.png", "results/tables/design_ch.md"],
 }
 
 
@@ -114,6 +120,8 @@ def study_targets():
     """Tables and figures of the studies the config selects (studies.targets)."""
     targets = []
     for study in STUDIES["targets"]:
+        if study == "design" and "ch" not in config["datasets"]:
+            continue  # the design study searches the CH latent space
         for path in STUDY_OUTPUTS[study]:
             targets += expand(path, dataset=config["datasets"])
     return list(dict.fromkeys(targets))
@@ -162,10 +170,10 @@ def fraction_metrics(dataset):
     ]
 
 
-def symmetry_metrics(dataset):
-    """The symmetry study: its models at its fractions (several seeds up to seeds_up_to)
-    and at 1.0, the main run's models."""
-    study = STUDIES["symmetry"]
+def small_data_metrics(dataset, name="symmetry"):
+    """A small-data study (symmetry, semisupervised): its models at its fractions
+    (several seeds up to seeds_up_to) and at 1.0, the main run's models."""
+    study = STUDIES[name]
     paths = [
         p
         for frac in study["fractions"]
@@ -185,8 +193,9 @@ def all_metrics(dataset):
     own = [p for seed in SEEDS for p in model_metrics(dataset, MODEL_IDS, "1.0", seed)]
     if "fraction" in STUDIES["targets"] or "timing" in STUDIES["targets"]:
         own += fraction_metrics(dataset)
-    if "symmetry" in STUDIES["targets"]:
-        own += symmetry_metrics(dataset)
+    for name in ("symmetry", "semisupervised"):
+        if name in STUDIES["targets"]:
+            own += small_data_metrics(dataset, name)
     return sorted(set(own))
 
 

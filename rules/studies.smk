@@ -93,7 +93,7 @@ rule fraction_study:
 
 rule symmetry_study:
     input:
-        metrics=lambda w: symmetry_metrics(w.dataset),
+        metrics=lambda w: small_data_metrics(w.dataset, "symmetry"),
     output:
         csv="results/tables/symmetry_{dataset}.csv",
         md=report(

@@ -37,10 +37,17 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
 
         embed = {"weights": "random", "image_size": 64}
         features = ResNetEmbedding(weights="random", seed=0).fit().transform(ds.images)
+    elif feature == "latent":  # an (untrained) autoencoder's codes, as the rule writes them
+        from microprop.features.latent import ConvAutoencoder, encode, save_autoencoder
+
+        ae = ConvAutoencoder(latent_size=16, channels=(8, 16, 32, 64))
+        save_autoencoder(ae, tmp_path / "autoencoder.pt")
+        features = encode(ae, ds.images)
     elif feature:
         features = FEATURES[feature]().fit_transform(ds.images)
     if feature:
-        write_features(tmp_path / f"{feature}.h5", features, ds, {"options": {}})
+        extra = {"autoencoder": str(tmp_path / "autoencoder.pt")} if feature == "latent" else {}
+        write_features(tmp_path / f"{feature}.h5", features, ds, {"options": {}, **extra})
         from microprop.io import load_features
 
         data = load_features(tmp_path / f"{feature}.h5")
@@ -69,6 +76,7 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
             lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
             "cnnpca",
         ),
+        ("latent-svr", lambda: SVRegressor(C=100.0, epsilon=0.1), "latent"),
         ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
         (
             "mucha-resnet34",

@@ -44,6 +44,12 @@ STUDY_OUTPUTS = {
         "results/tables/uncertainty.md",
         "results/figures/uncertainty_{d}.png",
     ],
+    "semisupervised": [
+        "results/figures/latent_{d}.png",
+        "results/figures/fig_semisupervised_{d}.png",
+        "results/tables/semisupervised_{d}.md",
+    ],
+    "design": ["results/figures/design_ch.png", "results/tables/design_ch.md"],
 }
 PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
     "fig01_examples": "examples",
@@ -60,6 +66,9 @@ PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
     "fig_sym_fraction": "symmetry",
     "symmetry_study": "symmetry",
     "fig_uncertainty": "uncertainty",
+    "fig_latent": "semisupervised",
+    "semisupervised_study": "semisupervised",
+    "fig_semisupervised": "semisupervised",
 }
 
 
@@ -87,6 +96,10 @@ def expected_jobs(config: dict) -> dict[str, int]:
     jobs["sklearn_zoo"] = n_d * len(st["zoo"]["features"]) if "zoo" in targets else 0
     jobs["fraction_study"] = n_d if targets & {"fraction", "timing"} else 0
     jobs["pca_study"] = n_d if targets & {"pca_scree", "pca_confusion"} else 0
+    design = "design" in targets and "ch" in datasets
+    jobs["design_study"] = jobs["fig_design"] = int(design)
+    latent = "semisupervised" in targets or "latent-svr" in config["models"]["ids"]
+    jobs["autoencoder"] = n_d if latent else int(design)
     trained = set()
     ids, seeds = config["models"]["ids"], st["seeds"]
     if targets & {"table2", "metrics", "uncertainty"}:
@@ -96,8 +109,10 @@ def expected_jobs(config: dict) -> dict[str, int]:
     if targets & {"fraction", "timing", "metrics"}:
         fm, fr = st["fraction_models"], st["fractions"]
         trained |= {(d, m, float(f), s) for d in datasets for m in fm for f in fr for s in seeds}
-    if "symmetry" in targets:
-        sym = st["symmetry"]
+    for name in ("symmetry", "semisupervised"):
+        if name not in targets:
+            continue
+        sym = st[name]
         for f in sym["fractions"]:
             f_seeds = sym["seeds"] if f <= sym["seeds_up_to"] else seeds
             trained |= {

@@ -74,6 +74,8 @@ def feature_record(
             "seed": int(seed),
         }
         record["n_components"] = int(attrs.get("n_components", 0))
+    if name == "latent":  # the codes need the autoencoder that made them
+        record["autoencoder"] = str(attrs.get("autoencoder", ""))
     return record
 
 
@@ -272,6 +274,10 @@ class TrainedModel:
                 return embedder.transform(images)
             components, mean = self.pca
             return (embedder.transform(images) - mean) @ components.T
+        if name == "latent":
+            from microprop.features.latent import encode, load_autoencoder
+
+            return encode(load_autoencoder(self.features["autoencoder"]), images)
         transformer = feats.FEATURES[name](**options, n_jobs=os.cpu_count() or 1)
         return transformer.fit_transform(images)
 

@@ -1,0 +1,272 @@
+"""Latent features: a periodic convolutional autoencoder (beyond the paper, issue 19).
+
+A convolutional autoencoder learns a low-dimensional code of the images without labels
+(Tran, Rodgers, Wildey, SAND2020-10580, ``reference/001``); a regressor on the code then
+needs few labels (``latent-svr``), and the decoder turns a code into an image (the
+latent-space design of :mod:`microprop.design`).
+
+Architecture (:class:`ConvAutoencoder`): fully convolutional with circular (periodic)
+padding, as the images are periodic. The encoder halves the image once per entry of
+``channels`` with stride-2 3x3 convolutions (64 -> 4 for the default four), a 1x1
+convolution maps to ``latent_channels`` channels on the ``grid`` x ``grid`` map that is
+the code (``latent_size = latent_channels * grid**2``, default 1 x 4 x 4 = 16). The decoder
+mirrors it with nearest-neighbour upsampling and 3x3 convolutions, a sigmoid at the end
+(images scaled to [0, 1]). No dense layer: a periodic shift of the image by a multiple
+of the total stride ``2**len(channels)`` (16) rolls the code by whole cells and the reconstruction
+by the same shift, exactly (tested).
+
+Training (:func:`train_autoencoder`): MSE on the training images only, Adam, a seeded
+validation part of the training images for early stopping (best epoch restored), labels
+unused. :func:`fit_torch` is the one training loop (also used by the property models of
+:mod:`microprop.design`). Saved as a ``torch`` state dict with its settings
+(``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from microprop.models.symmetry import make_periodic, random_symmetry
+
+log = logging.getLogger("microprop")
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Module:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, padding_mode="circular")
+
+
+class Encoder(nn.Module):
+    """(N, 1, H, W) in [0, 1] -> (N, latent_channels, H / s, W / s), s = 2**len(channels)."""
+
+    def __init__(self, channels=(8, 16, 32, 64), latent_channels: int = 4):
+        super().__init__()
+        layers, cin = [], 1
+        for c in channels:
+            layers += [_conv(cin, c, stride=2), nn.GELU()]
+            cin = c
+        layers.append(nn.Conv2d(cin, latent_channels, 1))
+        self.net = make_periodic(nn.Sequential(*layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """The mirror of :class:`Encoder`: a code map -> (N, 1, H, W) in [0, 1]."""
+
+    def __init__(self, channels=(8, 16, 32, 64), latent_channels: int = 4):
+        super().__init__()
+        rev = list(channels)[::-1]
+        layers = [nn.Conv2d(latent_channels, rev[0], 1), nn.GELU()]
+        for cin, cout in zip(rev, rev[1:] + [rev[-1]], strict=True):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), _conv(cin, cout), nn.GELU()]
+        layers += [_conv(rev[-1], 1), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class ConvAutoencoder(nn.Module):
+    """Periodic convolutional autoencoder; codes are flat vectors of ``latent_size``.
+
+    >>> ae = ConvAutoencoder(latent_size=16, image_size=64, channels=(8, 16, 32, 64))
+    >>> ae.grid, ae.latent_channels, ae.stride
+    (4, 1, 16)
+    >>> x = torch.zeros(3, 1, 64, 64)
+    >>> tuple(ae(x).shape), tuple(ae.encode(x).shape)
+    ((3, 1, 64, 64), (3, 16))
+    """
+
+    def __init__(self, latent_size: int = 16, image_size: int = 64, channels=(8, 16, 32, 64)):
+        super().__init__()
+        self.stride = 2 ** len(channels)
+        self.grid = image_size // self.stride
+        if self.grid * self.stride != image_size or latent_size % self.grid**2:
+            raise ValueError(
+                f"image size {image_size} must be a multiple of the stride {self.stride}, and "
+                f"the latent size {latent_size} a multiple of the code grid {self.grid}²"
+            )
+        self.latent_size, self.image_size = latent_size, image_size
+        self.channels = tuple(channels)
+        self.latent_channels = latent_size // self.grid**2
+        self.encoder = Encoder(channels, self.latent_channels)
+        self.decoder = Decoder(channels, self.latent_channels)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).flatten(1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z.view(len(z), self.latent_channels, self.grid, self.grid))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+    def settings(self) -> dict:
+        return {
+            "latent_size": self.latent_size,
+            "image_size": self.image_size,
+            "channels": list(self.channels),
+        }
+
+
+def as_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) images -> float (N, 1, H, W) in [0, 1]."""
+    return torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
+
+
+def fit_torch(
+    model: nn.Module,
+    loss_fn,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    seed: int,
+    max_epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    patience: int = 4,
+    val_fraction: float = 0.1,
+    augment: bool = False,
+    name: str = "model",
+) -> dict:
+    """Train ``model`` with Adam on ``loss_fn(model(x), y)``; returns the history.
+
+    A seeded ``val_fraction`` of the given (training) rows is held out: training stops
+    after ``patience`` epochs without a lower validation loss and the best epoch's
+    weights are restored. Batches and the initial split come from ``seed``. ``augment``
+    trains on a random D4 transform and periodic shift of every image batch
+    (:func:`~microprop.models.symmetry.random_symmetry`), the targets transformed alike
+    when they are the inputs (an autoencoder); validation sees the images as they are.
+
+    >>> net = nn.Linear(1, 1); x = torch.linspace(-1, 1, 64)[:, None]
+    >>> h = fit_torch(net, nn.functional.mse_loss, x, 3 * x, seed=0, max_epochs=200, lr=0.05)
+    >>> round(float(net.weight), 1), h["best_epoch"] > 0
+    (3.0, True)
+    """
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(inputs), generator=gen)
+    n_val = max(1, int(round(val_fraction * len(inputs)))) if len(inputs) > 1 else 0
+    val, fit = perm[:n_val], perm[n_val:]
+    if len(fit) == 0:
+        val, fit = perm[:0], perm
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def val_loss() -> float:
+        rows = val if len(val) else fit
+        model.eval()
+        with torch.no_grad():
+            total = sum(
+                float(loss_fn(model(inputs[b]), targets[b])) * len(b)
+                for b in rows.split(4 * batch_size)
+            )
+        return total / len(rows)
+
+    best, best_state, best_epoch, history, t0 = math.inf, None, 0, [], time.perf_counter()
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        order = fit[torch.randperm(len(fit), generator=gen)]
+        train_loss = 0.0
+        for b in order.split(batch_size):
+            x, y = inputs[b], targets[b]
+            if augment:
+                x = random_symmetry(x, gen)
+                y = x if targets is inputs else y
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            train_loss += loss.item() * len(b)
+        loss = val_loss()
+        history.append({"epoch": epoch, "train_loss": train_loss / len(fit), "val_loss": loss})
+        log.info(
+            "%s epoch %d/%d: train loss %.4g, validation loss %.4g (%.0f s)",
+            name,
+            epoch,
+            max_epochs,
+            train_loss / len(fit),
+            loss,
+            time.perf_counter() - t0,
+        )
+        if loss < best:
+            best, best_epoch, best_state = loss, epoch, copy.deepcopy(model.state_dict())
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return {
+        "best_epoch": best_epoch,
+        "best_val_loss": best,
+        "epochs": len(history),
+        "n_fit": len(fit),
+        "n_val": len(val),
+        "seconds": time.perf_counter() - t0,
+        "history": history,
+    }
+
+
+def train_autoencoder(
+    images: np.ndarray,
+    latent_size: int = 16,
+    channels=(8, 16, 32, 64),
+    seed: int = 0,
+    **fit_options,
+) -> tuple[ConvAutoencoder, dict]:
+    """A seeded :class:`ConvAutoencoder` trained on ``images`` (training images only,
+    uint8 (N, H, W)) by :func:`fit_torch` (MSE); returns it (eval mode) and the history."""
+    torch.manual_seed(seed)
+    ae = ConvAutoencoder(latent_size, images.shape[-1], channels)
+    x = as_tensor(images)
+    history = fit_torch(ae, nn.functional.mse_loss, x, x, seed, name="autoencoder", **fit_options)
+    return ae, history
+
+
+@torch.no_grad()
+def encode(ae: ConvAutoencoder, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Codes (N, latent_size) float32 of uint8 images (N, H, W)."""
+    ae.eval()
+    out = [
+        ae.encode(as_tensor(images[lo : lo + batch_size]))
+        for lo in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.empty((0, ae.latent_size), np.float32)
+
+
+@torch.no_grad()
+def decode(ae: ConvAutoencoder, codes: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Fields (N, H, W) in [0, 1] (float32) decoded from codes (N, latent_size)."""
+    ae.eval()
+    z = torch.as_tensor(np.asarray(codes, dtype=np.float32))
+    out = [ae.decode(z[lo : lo + batch_size])[:, 0] for lo in range(0, len(z), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def reconstruction_rmse(ae: ConvAutoencoder, images: np.ndarray, batch_size: int = 512) -> float:
+    """Root mean square pixel error of the reconstructions, on the [0, 1] scale."""
+    if len(images) == 0:
+        return float("nan")
+    se = 0.0
+    for lo in range(0, len(images), batch_size):
+        x = images[lo : lo + batch_size]
+        rec = decode(ae, encode(ae, x))
+        se += float(((rec - x / 255.0) ** 2).sum())
+    return math.sqrt(se / images.size)
+
+
+def save_autoencoder(ae: ConvAutoencoder, path, extra: dict | None = None) -> None:
+    """``torch.save`` of the state dict and the settings (plain values only)."""
+    torch.save({"state_dict": ae.state_dict(), "settings": ae.settings(), **(extra or {})}, path)
+
+
+def load_autoencoder(path) -> ConvAutoencoder:
+    """The autoencoder of :func:`save_autoencoder`, read with ``weights_only=True``."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    ae = ConvAutoencoder(**blob["settings"])
+    ae.load_state_dict(blob["state_dict"])
+    return ae.eval()

@@ -1,0 +1,74 @@
+"""Rule autoencoder: the periodic autoencoder on the training images (labels unused),
+the feature set `latent` (every image encoded) and the test reconstruction error."""
+
+import json
+import time
+
+import torch
+
+from microprop.features.latent import (
+    encode,
+    reconstruction_rmse,
+    save_autoencoder,
+    train_autoencoder,
+)
+from microprop.io import atomic_path, load_dataset, write_features
+from microprop.logs import setup_logging
+from microprop.models import training_subset
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+log = setup_logging(sm.log[0])
+torch.set_num_threads(sm.threads)
+options = dict(sm.params.options)
+max_train, seed = options.pop("max_train"), sm.params.seed
+
+ds = load_dataset(sm.input.data)
+train = ds.train_idx
+if max_train and len(train) > max_train:
+    train = training_subset(train, max_train / len(train), seed)
+log.info(
+    "autoencoder %s on %d of %d training images (labels unused)",
+    options,
+    len(train),
+    len(ds.train_idx),
+)
+t0 = time.perf_counter()
+ae, history = train_autoencoder(ds.images[train], seed=seed, **options)
+codes = encode(ae, ds.images)
+seconds = time.perf_counter() - t0
+rmse = {
+    "train": reconstruction_rmse(ae, ds.images[train]),
+    "test": reconstruction_rmse(ae, ds.images[ds.test_idx]),
+}
+log.info(
+    "reconstruction RMSE (pixel values in [0, 1]): training images %.4f, test split %.4f;"
+    " %d epochs (best %d), %.0f s",
+    rmse["train"],
+    rmse["test"],
+    history["epochs"],
+    history["best_epoch"],
+    seconds,
+)
+summary = {
+    "dataset": sm.wildcards.dataset,
+    "options": options,
+    "seed": seed,
+    "n_train": len(train),
+    "reconstruction_rmse": rmse,
+    "seconds": seconds,
+    "threads": sm.threads,
+    **history,
+}
+with atomic_path(sm.output.model) as tmp:
+    save_autoencoder(ae, tmp)
+attrs = {
+    "feature": "latent",
+    "options": {**options, "max_train": max_train, "seed": seed},
+    "seconds": seconds,
+    "reconstruction_rmse_test": rmse["test"],
+    "fitted_on": "train",
+    "autoencoder": sm.output.model,  # latent-svr predicts from images with it
+}
+write_features(sm.output.features, codes, ds, attrs)
+with atomic_path(sm.output.summary) as tmp:
+    tmp.write_text(json.dumps(summary, indent=2))
