@@ -219,6 +219,15 @@ def simulation_files(wildcards):
     return [f"results/sims/ch/run_{i}.h5" for i in range(config["ch"]["n_runs"])]
 
 
+def property_axis(dataset):
+    """Axis range (None: the data's) and name of a dataset's property in the figures."""
+    return {
+        "ising": {"limits": (0, config["ising"]["label_max"]), "label": "temperature label"},
+        "ch": {"limits": None, "label": "energy"},
+        "cfd": {"limits": tuple(config["cfd"]["re_range"]), "label": "Reynolds number"},
+    }[dataset]
+
+
 def feature_of(model):
     """The feature set a feature-based model id uses: 'physfeat2-svr' -> 'physfeat2'."""
     return model.split("-")[0]

@@ -37,6 +37,7 @@ amplitude, which carries Re.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 
@@ -168,14 +169,14 @@ def step_function(p: CFDParams, viscosity):
     return step
 
 
-def initial_vorticity_hat(p: CFDParams, seed: int):
-    """rfft of the curl of jax-cfd's random divergence-free velocity (seeded)."""
-    import jax
+def initial_vorticity_hat(p: CFDParams, key):
+    """rfft of the curl of jax-cfd's random divergence-free velocity (``key``: a jax
+    PRNG key, traceable)."""
     import jax.numpy as jnp
     import jax_cfd.base as cfd
 
     v0 = cfd.initial_conditions.filtered_velocity_field(
-        jax.random.PRNGKey(seed % 2**32), p.grid(), p.init_max_velocity, p.init_peak_wavenumber
+        key, p.grid(), p.init_max_velocity, p.init_peak_wavenumber
     )
     return jnp.fft.rfftn(cfd.finite_differences.curl_2d(v0).data)
 
@@ -189,24 +190,31 @@ def velocity(p: CFDParams, vorticity_hat):
     return jnp.fft.irfftn(uh), jnp.fft.irfftn(vh)
 
 
+@functools.lru_cache(maxsize=8)
 def _trajectory_fn(p: CFDParams, n_steps: int, every: int):
-    """A jitted (viscosity, omega_hat0) -> (omega_hat at the end, states every ``every``)."""
+    """One jitted (viscosity, seed) -> (vorticity at the end, largest speed at the end,
+    vorticity rfft every ``every`` steps): initial field, spin-up and diagnostics in one
+    compiled call (cached per parameter set: one compilation per process)."""
     import jax
+    import jax.numpy as jnp
 
-    def run(viscosity, w0):
+    def run(viscosity, seed):
         step = step_function(p, viscosity)
 
         def block(w, _):
             w = jax.lax.fori_loop(0, every, lambda i, x: step(x), w)
             return w, w
 
-        return jax.lax.scan(block, w0, None, length=n_steps // every)
+        w0 = initial_vorticity_hat(p, jax.random.PRNGKey(seed))
+        w_hat, states = jax.lax.scan(block, w0, None, length=n_steps // every)
+        u, v = velocity(p, w_hat)
+        return jnp.fft.irfftn(w_hat), jnp.sqrt(jnp.max(u**2 + v**2)), states
 
     return jax.jit(run)
 
 
 class Simulator:
-    """Compiles the spin-up once per parameter set; :meth:`vorticity` runs one image."""
+    """Compiles the run once per parameter set; :meth:`vorticity` runs one image."""
 
     def __init__(self, p: CFDParams, n_steps: int | None = None, every: int | None = None):
         self.p = p
@@ -214,20 +222,18 @@ class Simulator:
         self.every = every or self.n_steps
         self._run = _trajectory_fn(p, self.n_steps, self.every)
 
+    def _call(self, reynolds: float, seed: int):
+        # jax PRNG keys take 32-bit seeds: fold the 64-bit image seed
+        return self._run(1.0 / reynolds, np.uint32((int(seed) ^ (int(seed) >> 32)) & 0xFFFFFFFF))
+
     def trajectory(self, reynolds: float, seed: int) -> np.ndarray:
         """Fourier coefficients of the vorticity every ``every`` steps, (T, N, N//2+1)."""
-        w0 = initial_vorticity_hat(self.p, seed)
-        return np.asarray(self._run(1.0 / reynolds, w0)[1])
+        return np.asarray(self._call(reynolds, seed)[2])
 
     def vorticity(self, reynolds: float, seed: int) -> tuple[np.ndarray, float]:
         """The vorticity field after the spin-up and the largest speed on the grid."""
-        import jax.numpy as jnp
-
-        w0 = initial_vorticity_hat(self.p, seed)
-        w_hat = self._run(1.0 / reynolds, w0)[0]
-        u, v = velocity(self.p, w_hat)
-        speed = float(jnp.sqrt(jnp.max(u**2 + v**2)))
-        return np.asarray(jnp.fft.irfftn(w_hat)), speed
+        w, speed, _ = self._call(reynolds, seed)
+        return np.asarray(w), float(speed)
 
 
 def block_mean(field: np.ndarray, size: int) -> np.ndarray:
