@@ -222,7 +222,10 @@ def simulation_files(wildcards):
 def property_axis(dataset):
     """Axis range (None: the data's) and name of a dataset's property in the figures."""
     return {
-        "ising": {"limits": (0, config["ising"]["label_max"]), "label": "temperature label"},
+        "ising": {
+            "limits": (0, config["ising"]["label_max"]),
+            "label": "temperature label",
+        },
         "ch": {"limits": None, "label": "energy"},
         "cfd": {"limits": tuple(config["cfd"]["re_range"]), "label": "Reynolds number"},
     }[dataset]

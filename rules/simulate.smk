@@ -79,9 +79,7 @@ rule simulate_cfd:
     params:
         n_images=lambda w: shard_images("cfd", int(w.shard)),
         first_index=lambda w: int(w.shard) * config["cfd"]["shard_size"],
-        physics={
-            k: v for k, v in config["cfd"].items() if k not in CFD_WORKFLOW_KEYS
-        },
+        physics={k: v for k, v in config["cfd"].items() if k not in CFD_WORKFLOW_KEYS},
         seed=config["seed"],
     script:
         "../workflow/scripts/simulate_cfd.py"

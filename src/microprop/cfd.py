@@ -109,8 +109,10 @@ def _power_of_two(n) -> bool:
 def config_problems(section: Mapping) -> list[str]:
     """Contradictions in a ``cfd:`` config section, one line each.
 
-    >>> config_problems({"re_range": [0.0, 800.0], "resolution": 96})
-    ['cfd.re_range must lie in (0, inf), got [0.0, 800.0]', 'cfd.resolution must be a power of 2 >= 64 and >= cfd.image_size, got 96']
+    >>> for line in config_problems({"re_range": [0.0, 800.0], "resolution": 96}):
+    ...     print(line)
+    cfd.re_range must lie in (0, inf), got [0.0, 800.0]
+    cfd.resolution must be a power of 2 >= 64 and >= cfd.image_size, got 96
     >>> config_problems({"n_images": 100, "n_test": 20, "resolution": 128})
     []
     """
@@ -124,8 +126,7 @@ def config_problems(section: Mapping) -> list[str]:
     resolution = section.get("resolution", 64)
     if not (_power_of_two(resolution) and resolution >= max(64, image_size)):
         problems.append(
-            "cfd.resolution must be a power of 2 >= 64 and >= cfd.image_size, "
-            f"got {resolution}"
+            f"cfd.resolution must be a power of 2 >= 64 and >= cfd.image_size, got {resolution}"
         )
     if section.get("n_test", 0) >= section.get("n_images", math.inf):
         problems.append(

@@ -1,7 +1,8 @@
 """Assembly of simulation files into one dataset file with a fixed test split.
 
 Ising and CFD (Kolmogorov flow): shards of images; the test split is ``n_test`` images
-stratified over the label range (temperature label, Reynolds number). Cahn-Hilliard: whole runs; the last ``n_test_runs`` runs are the test split.
+stratified over the label range (temperature label, Reynolds number). Cahn-Hilliard:
+whole runs; the last ``n_test_runs`` runs are the test split.
 Every input file is checked (present, readable, complete, right shapes) and a bad one
 stops the assembly with a message naming it; the output is written atomically.
 """
