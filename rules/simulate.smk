@@ -12,6 +12,8 @@ rule simulate_ising:
         logpath("simulate_ising", "shard"),
     benchmark:
         benchpath("simulate_ising", "shard")
+    wildcard_constraints:
+        shard=numbers_below(n_shards("ising")),
     conda:
         "../envs/microprop.yaml"
     threads: 2
@@ -63,6 +65,8 @@ rule simulate_cfd:
         logpath("simulate_cfd", "shard"),
     benchmark:
         benchpath("simulate_cfd", "shard")
+    wildcard_constraints:
+        shard=numbers_below(n_shards("cfd")),
     conda:
         "../envs/microprop.yaml"
     threads: 1  # XLA single-threaded (the script sets XLA_FLAGS before importing jax)
