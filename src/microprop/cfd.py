@@ -296,6 +296,25 @@ def energy_budget(p: CFDParams, reynolds: float, vorticity_hats: np.ndarray) -> 
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def enstrophy_spectrum(p: CFDParams, vorticity_hats: np.ndarray) -> np.ndarray:
+    """Shell-summed enstrophy |omega_k|^2 / 2 for integer |k| = 0 .. N/2, averaged over
+    the given rfft snapshots (T, N, N//2+1); the half-plane counted twice where the
+    rfft drops the conjugate half.
+
+    >>> p = CFDParams()
+    >>> w = np.cos(4 * np.asarray(p.grid().mesh((0.0, 0.0))[1]))
+    >>> int(np.argmax(enstrophy_spectrum(p, np.fft.rfftn(w)[None])))
+    4
+    """
+    n = p.resolution
+    kx = np.fft.fftfreq(n, 1.0 / n)[:, None]
+    ky = np.fft.rfftfreq(n, 1.0 / n)[None, :]
+    shell = np.rint(np.sqrt(kx**2 + ky**2)).astype(int)
+    power = np.mean(np.abs(np.asarray(vorticity_hats)) ** 2, axis=0) / n**4
+    power[:, 1 : (n + 1) // 2] *= 2  # the conjugate half the rfft leaves out
+    return 0.5 * np.bincount(shell.ravel(), power.ravel(), minlength=n)[: n // 2 + 1]
+
+
 def laminar_vorticity(p: CFDParams, reynolds: float) -> np.ndarray:
     """The exact steady laminar solution omega = -k cos(k y) / (nu k^2 + alpha) on the grid."""
     k = p.forcing_wavenumber
