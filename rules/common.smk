@@ -357,6 +357,11 @@ def cnn_runtime(wildcards):
         epochs = budget["max_epochs"] + budget["head_epochs"]
     n = training_images(wildcards.dataset)
     n = min(n, cap) if cap else n
+    if (
+        wildcards.model == "mucha-resnet34"
+    ):  # epochs raised to min_steps optimizer steps
+        steps_per_epoch = -(-n // MUCHA_CONFIG["batch_size"])
+        epochs = max(epochs, -(-MUCHA_CONFIG["min_steps"] // steps_per_epoch))
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
 
 
