@@ -57,8 +57,9 @@ TABLE2_NOTE = (
     "Paper values from Nguyen et al., Table 2. Ising labels share the paper's scale "
     "(temperature 0..2Tc mapped to 0..255); CH labels are the total energy in pJ/um on the "
     "paper's scale (E ~ 400..8000), so both compare directly (our CH simulations are our "
-    "own runs of the paper's model). 'trained': training images, TPE trials or CV grid "
-    "points (SVRs), epochs run of the cap and the kept epoch (CNNs). "
+    "own runs of the paper's model). CFD (Kolmogorov flow, label Re): the paper gives only "
+    "Fig. E.21, no numbers, so its paper columns stay empty. 'trained': training images, "
+    "TPE trials or CV grid points (SVRs), epochs run of the cap and the kept epoch (CNNs). "
     "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
     "‡ marks models beyond the paper (symmetry-aware CNNs, see the README)."
 )
