@@ -20,6 +20,8 @@ rule assemble:
     params:
         ising_n_test=config["ising"]["n_test"],
         ising_size=config["ising"]["lattice_size"],
+        cfd_n_test=config["cfd"]["n_test"],
+        cfd_size=config["cfd"]["image_size"],
         ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
         seed=config["seed"],
         config=lambda w: {"seed": config["seed"], w.dataset: result_config(w.dataset)},

@@ -11,13 +11,25 @@ from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_config(config)  # relations between keys that the schema cannot express
 
-DATASETS = ["ising", "ch"]
+DATASETS = ["ising", "ch", "cfd"]
 MODEL_IDS = config["models"]["ids"]
 FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent"]
 # minutes one CH run asks for on a cluster (resources scale with the retry attempt)
 CH_RUN_MINUTES = ch_run_minutes(
     config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
 )
+
+
+def n_shards(section):
+    """Shards of a sharded dataset (ising, cfd): ceil(n_images / shard_size)."""
+    c = config[section]
+    return -(-c["n_images"] // c["shard_size"])
+
+
+def shard_images(section, shard):
+    """Images in one shard: shard_size, the last one takes the remainder."""
+    c = config[section]
+    return min(c["shard_size"], c["n_images"] - shard * c["shard_size"])
 
 
 def numbers_below(n):
@@ -29,9 +41,7 @@ def numbers_below(n):
 # sets, and one spelling per fraction (frac1.0, never frac1 or frac1.00).
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    shard=numbers_below(
-        -(-config["ising"]["n_images"] // config["ising"]["shard_size"])
-    ),
+    shard=numbers_below(max(n_shards("ising"), n_shards("cfd"))),
     run=numbers_below(config["ch"]["n_runs"]),
     feature="|".join(FEATURES),
     model=r"[a-z0-9_]+(-[a-z0-9_]+)*",
@@ -208,22 +218,26 @@ def zoo_results(wildcards=None):
     )
 
 
-def ising_n_shards():
-    c = config["ising"]
-    return -(-c["n_images"] // c["shard_size"])
-
-
-def ising_shard_size(shard):
-    """Images in one shard: shard_size, the last one takes the remainder."""
-    c = config["ising"]
-    return min(c["shard_size"], c["n_images"] - shard * c["shard_size"])
-
-
 def simulation_files(wildcards):
     """Input function of `assemble`: every simulation file of a dataset."""
-    if wildcards.dataset == "ising":
-        return [f"results/sims/ising/shard_{i}.h5" for i in range(ising_n_shards())]
+    if wildcards.dataset in ("ising", "cfd"):
+        return [
+            f"results/sims/{wildcards.dataset}/shard_{i}.h5"
+            for i in range(n_shards(wildcards.dataset))
+        ]
     return [f"results/sims/ch/run_{i}.h5" for i in range(config["ch"]["n_runs"])]
+
+
+def property_axis(dataset):
+    """Axis range (None: the data's) and name of a dataset's property in the figures."""
+    return {
+        "ising": {
+            "limits": (0, config["ising"]["label_max"]),
+            "label": "temperature label",
+        },
+        "ch": {"limits": None, "label": "energy"},
+        "cfd": {"limits": tuple(config["cfd"]["re_range"]), "label": "Reynolds number"},
+    }[dataset]
 
 
 def feature_of(model):
@@ -330,8 +344,8 @@ def cnn_budget(model_id):
 
 def training_images(dataset):
     """Training images of a dataset as the config defines it (for cluster runtimes)."""
-    if dataset == "ising":
-        return config["ising"]["n_images"] - config["ising"]["n_test"]
+    if dataset in ("ising", "cfd"):
+        return config[dataset]["n_images"] - config[dataset]["n_test"]
     ch = config["ch"]
     per_run = ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
     return (ch["n_runs"] - ch["n_test_runs"]) * per_run
@@ -352,6 +366,11 @@ def cnn_runtime(wildcards):
         epochs = budget["max_epochs"] + budget["head_epochs"]
     n = training_images(wildcards.dataset)
     n = min(n, cap) if cap else n
+    if (
+        wildcards.model == "mucha-resnet34"
+    ):  # epochs raised to min_steps optimizer steps
+        steps_per_epoch = -(-n // MUCHA_CONFIG["batch_size"])
+        epochs = max(epochs, -(-MUCHA_CONFIG["min_steps"] // steps_per_epoch))
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
 
 

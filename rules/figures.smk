@@ -179,7 +179,8 @@ rule fig08_confusion:
         runtime=per_attempt(5),
     params:
         models=MODEL_IDS,
-        label_max=config["ising"]["label_max"],
+        limits=lambda w: property_axis(w.dataset)["limits"],
+        label=lambda w: property_axis(w.dataset)["label"],
     script:
         "../workflow/scripts/plot_confusion.py"
 
@@ -339,7 +340,8 @@ rule figB14_pca_confusion:
         runtime=per_attempt(5),
     params:
         components=STUDIES["pca"]["confusion_components"],
-        label_max=config["ising"]["label_max"],
+        limits=lambda w: property_axis(w.dataset)["limits"],
+        label=lambda w: property_axis(w.dataset)["label"],
     script:
         "../workflow/scripts/plot_pca_confusion.py"
 
@@ -449,7 +451,8 @@ rule fig_uncertainty:
         runtime=per_attempt(5),
     params:
         models=MODEL_IDS,
-        label_max=config["ising"]["label_max"],
+        limits=lambda w: property_axis(w.dataset)["limits"],
+        label=lambda w: property_axis(w.dataset)["label"],
         levels=UNCERTAINTY["levels"],
         n_bars=UNCERTAINTY["n_bars"],
     script:

@@ -141,6 +141,7 @@ rule train_mucha:
     params:
         options={
             "max_epochs": MUCHA_CONFIG["epochs"],
+            "min_steps": MUCHA_CONFIG["min_steps"],
             "batch_size": MUCHA_CONFIG["batch_size"],
             "lr": MUCHA_CONFIG["lr"],
             "momentum": MUCHA_CONFIG["momentum"],

@@ -1,6 +1,7 @@
-# Simulations: Ising shards (Monte Carlo, numba) and Cahn-Hilliard runs (dolfinx FEM or
-# Fourier-spectral, config ch.backend).
+# Simulations: Ising shards (Monte Carlo, numba), Cahn-Hilliard runs (dolfinx FEM or
+# Fourier-spectral, config ch.backend) and Kolmogorov-flow shards (jax-cfd).
 
+from microprop.cfd import WORKFLOW_KEYS as CFD_WORKFLOW_KEYS
 from microprop.ch.params import WORKFLOW_KEYS as CH_WORKFLOW_KEYS
 
 
@@ -11,6 +12,8 @@ rule simulate_ising:
         logpath("simulate_ising", "shard"),
     benchmark:
         benchpath("simulate_ising", "shard")
+    wildcard_constraints:
+        shard=numbers_below(n_shards("ising")),
     conda:
         "../envs/microprop.yaml"
     threads: 2
@@ -18,7 +21,7 @@ rule simulate_ising:
         mem_mb=per_attempt(1000),
         runtime=per_attempt(lambda w: 5 + config["ising"]["shard_size"] // 200),
     params:
-        n_images=lambda w: ising_shard_size(int(w.shard)),
+        n_images=lambda w: shard_images("ising", int(w.shard)),
         first_index=lambda w: int(w.shard) * config["ising"]["shard_size"],
         lattice_size=config["ising"]["lattice_size"],
         attempts_per_image=config["ising"]["attempts_per_image"],
@@ -53,3 +56,34 @@ rule simulate_ch:
         ),
     script:
         "../workflow/scripts/simulate_ch.py"
+
+
+rule simulate_cfd:
+    output:
+        shard=temp("results/sims/cfd/shard_{shard}.h5"),  # only assemble reads them
+    log:
+        logpath("simulate_cfd", "shard"),
+    benchmark:
+        benchpath("simulate_cfd", "shard")
+    wildcard_constraints:
+        shard=numbers_below(n_shards("cfd")),
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1  # XLA single-threaded (the script sets XLA_FLAGS before importing jax)
+    resources:
+        mem_mb=per_attempt(2000),
+        # ~1.2 s per image at 64^2 on one core (benchmarks/cfd_throughput.py), x4 margin
+        runtime=per_attempt(
+            lambda w: 5
+            + config["cfd"]["shard_size"]
+            * (config["cfd"]["resolution"] // 64) ** 2
+            // 12
+        ),
+        progress_every=config["cfd"]["progress_every"],
+    params:
+        n_images=lambda w: shard_images("cfd", int(w.shard)),
+        first_index=lambda w: int(w.shard) * config["cfd"]["shard_size"],
+        physics={k: v for k, v in config["cfd"].items() if k not in CFD_WORKFLOW_KEYS},
+        seed=config["seed"],
+    script:
+        "../workflow/scripts/simulate_cfd.py"

@@ -47,6 +47,9 @@ def dry_run(overlay: str, tmp_path: Path, work: Path):
         ("seed: -1\n", "seed"),
         ("ch:\n  figure_run: 9\n", "ch.figure_run"),
         ("models:\n  cnn:\n    device: gpu\n", "models.cnn.device"),
+        ("cfd:\n  re_range: [0.0, 800.0]\n", "cfd.re_range"),
+        ("cfd:\n  resolution: 96\n", "cfd.resolution"),
+        ("cfd:\n  resolution: 32\n", "cfd.resolution"),
     ],
 )
 def test_bad_config_stops_before_any_job_and_names_the_key(overlay, key, tmp_path, workflow_copy):
@@ -54,7 +57,8 @@ def test_bad_config_stops_before_any_job_and_names_the_key(overlay, key, tmp_pat
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert key in out
-    assert "Job stats" not in out and "rule simulate_ising" not in out
+    assert "Job stats" not in out
+    assert "rule simulate_ising" not in out and "rule simulate_cfd" not in out
 
 
 SHIPPED = [
@@ -83,6 +87,13 @@ CROSS_FIELD = {
     "ising test split not smaller than the data": (
         {"ising": {"n_test": 10000}},
         "ising.n_test",
+    ),
+    "cfd test split not smaller than the data": ({"cfd": {"n_test": 1000}}, "cfd.n_test"),
+    "cfd Reynolds numbers not positive": ({"cfd": {"re_range": [-1.0, 800.0]}}, "cfd.re_range"),
+    "cfd grid not a power of 2": ({"cfd": {"resolution": 96}}, "cfd.resolution"),
+    "cfd grid finer than the image": (
+        {"cfd": {"resolution": 64, "image_size": 128}},
+        "cfd.resolution",
     ),
     "ch test runs not fewer than runs": ({"ch": {"n_test_runs": 6}}, "ch.n_test_runs"),
     "ch figure run that is not simulated": ({"ch": {"figure_run": 9}}, "ch.figure_run"),

@@ -311,3 +311,14 @@ def test_min_steps_stretches_epochs_and_patiences_at_small_fractions():
     assert (model.patience_, model.plateau_patience_) == (6, 3)
     plain = CNNRegressor(max_epochs=1, min_steps=2, **opts).fit(X, y)  # 1 epoch is enough
     assert plain.epochs_ == plain.epochs_run_ == 1
+
+
+def test_min_steps_raises_the_fixed_epochs_of_the_mucha_protocol():
+    """MuCha trains a fixed number of epochs: on 8 images in batches of 4 (2 steps per
+    epoch) min_steps 6 makes 3 of the 1 asked for (a small dataset such as cfd's)."""
+    X, y = grey_images(8, 2, channels=3)
+    opts = dict(protocol="mucha", batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    model = CNNRegressor(max_epochs=1, min_steps=6, **opts).fit(X, y)
+    assert model.epochs_ == model.epochs_run_ == len(model.history_) == 3
+    assert model.training_summary()["max_epochs"] == 3
+    assert CNNRegressor(max_epochs=1, **opts).fit(X, y).epochs_run_ == 1

@@ -34,3 +34,38 @@ def test_ising_path_to_the_confusion_figure(tmp_path):
     for rule in ("simulate_ising", "assemble", "features", "train_pcr", "fig08_confusion"):
         assert list((work / "results/logs" / rule).glob("*.log")), rule
         assert list((work / "results/benchmarks" / rule).glob("*.tsv")), rule
+
+
+def test_cfd_path_to_table2(tmp_path):
+    """The Kolmogorov-flow dataset (tiny, short spin-up) through one feature model and
+    mucha-resnet34 to its Table 2 column and the Fig. 8 and Fig. E.20 figures (the smoke
+    run leaves cfd out: every model on a third dataset costs more than 3 minutes)."""
+    work = copy_workflow(tmp_path)
+    overlay = work / "cfd_only.yaml"
+    overlay.write_text("datasets: [cfd]\nmodels:\n  ids: [physfeat2-svr, mucha-resnet34]\n")
+    targets = [
+        "results/tables/table2.md",
+        "results/figures/fig08_confusion_cfd.png",
+        "results/figures/fig03_psd_cfd.png",
+    ]
+    snakemake(work, "--configfile", SMOKE, str(overlay), "--", *targets, timeout=600)
+
+    for png in targets[1:]:
+        assert_figure_drawn(work / png)
+    with h5py.File(work / "results/data/cfd.h5") as f:
+        re, split = f["property"][()], f["split"][()]
+        attrs = json.loads(f.attrs["simulation"])
+        assert f["images"].shape == (40, 64, 64)
+    assert np.all((re >= 1) & (re <= 800)) and int(np.sum(split == b"test")) == 10
+    # the test split spreads over Re: a test image in each quarter of the Re order
+    ranks = np.argsort(np.argsort(re))[split == b"test"]
+    assert len(set(ranks * 4 // len(re))) == 4
+    assert attrs["forcing_wavenumber"] == 4 and attrs["spinup_steps"] == 204
+    table = (work / "results/tables/table2.md").read_text()
+    assert "## cfd" in table and "physfeat2-svr" in table and "mucha-resnet34" in table
+    for model in ("physfeat2-svr", "mucha-resnet34"):
+        metrics = json.loads(
+            (work / f"results/models/cfd/{model}/frac1.0/seed0/metrics.json").read_text()
+        )
+        assert metrics["n_test"] == 10 and metrics["n_train"] == 30
+        assert np.isfinite(metrics["rmse"])

@@ -83,10 +83,10 @@ def expected_jobs(config: dict) -> dict[str, int]:
     st, datasets = config["studies"], config["datasets"]
     targets, n_d = set(st["targets"]), len(datasets)
     jobs = {"all": 1, "assemble": n_d}
-    if "ising" in datasets:
-        jobs["simulate_ising"] = math.ceil(
-            config["ising"]["n_images"] / config["ising"]["shard_size"]
-        )
+    for sharded in ("ising", "cfd"):
+        if sharded in datasets:
+            c = config[sharded]
+            jobs[f"simulate_{sharded}"] = math.ceil(c["n_images"] / c["shard_size"])
     for rule, study in PER_DATASET_FIGURES.items():
         jobs[rule] = n_d if study in targets else 0
     jobs["table2"] = int("table2" in targets)
@@ -166,6 +166,8 @@ def test_dry_run_job_counts_match_the_config(fresh, overlays):
         ("results/sims/ch/run_{n_runs}.h5", False),  # a run the config does not simulate
         ("results/sims/ising/shard_{last_shard}.h5", True),
         ("results/sims/ising/shard_{n_shards}.h5", False),
+        ("results/sims/cfd/shard_{last_cfd_shard}.h5", True),
+        ("results/sims/cfd/shard_{n_cfd_shards}.h5", False),
         ("results/features/ising/cnnpca.h5", True),
         ("results/features/ising/foo.h5", False),  # not a feature set
     ],
@@ -173,9 +175,15 @@ def test_dry_run_job_counts_match_the_config(fresh, overlays):
 def test_wildcards_take_only_what_the_config_defines(fresh, target, known):
     config = load_config()
     n_shards = math.ceil(config["ising"]["n_images"] / config["ising"]["shard_size"])
+    n_cfd = math.ceil(config["cfd"]["n_images"] / config["cfd"]["shard_size"])
     n_runs = config["ch"]["n_runs"]
     target = target.format(
-        last_run=n_runs - 1, n_runs=n_runs, last_shard=n_shards - 1, n_shards=n_shards
+        last_run=n_runs - 1,
+        n_runs=n_runs,
+        last_shard=n_shards - 1,
+        n_shards=n_shards,
+        last_cfd_shard=n_cfd - 1,
+        n_cfd_shards=n_cfd,
     )
     proc = snakemake(fresh, "-n", "--", target, check=False)
     out = proc.stdout + proc.stderr
@@ -243,6 +251,10 @@ def test_one_figure_from_scratch_runs_only_what_it_needs(fresh):
     }
     if "ch" in config["datasets"]:
         expected["simulate_ch"] = config["ch"]["n_runs"]
+    if "cfd" in config["datasets"]:
+        expected["simulate_cfd"] = math.ceil(
+            config["cfd"]["n_images"] / config["cfd"]["shard_size"]
+        )
     assert counts == expected
 
 
@@ -339,7 +351,7 @@ def test_table2_lists_every_model(smoke_run):
     for dataset in config["datasets"]:
         assert f"## {dataset}" in md
     for model in config["models"]["ids"]:
-        beyond = " ‡" if model.endswith("-sym") or model == "p4m-cnn" else ""  # beyond the paper
+        beyond = " ‡" if model in ("resnet18-sym", "p4m-cnn", "latent-svr") else ""  # not in the paper
         assert re.search(rf"^\| {re.escape(model + beyond)} +\|", md, flags=re.M), model
     assert "paper RMSE" in md
 

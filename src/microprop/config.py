@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from microprop import cfd as cfd_config
+
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -60,6 +62,8 @@ def config_problems(config: Mapping) -> list[str]:
                 problems.append(
                     f"ch.{key} ({ch[key]}) must be smaller than ch.n_runs ({ch['n_runs']})"
                 )
+    if "cfd" in config:
+        problems += cfd_config.config_problems(config["cfd"])
     models = config.get("models", {})
     studies = config.get("studies", {})
     lists = {

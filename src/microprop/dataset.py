@@ -1,7 +1,8 @@
 """Assembly of simulation files into one dataset file with a fixed test split.
 
-Ising: shards of images; the test split is ``n_test`` images stratified over the label
-range. Cahn-Hilliard: whole runs; the last ``n_test_runs`` runs are the test split.
+Ising and CFD (Kolmogorov flow): shards of images; the test split is ``n_test`` images
+stratified over the label range (temperature label, Reynolds number). Cahn-Hilliard:
+whole runs; the last ``n_test_runs`` runs are the test split.
 Every input file is checked (present, readable, complete, right shapes) and a bad one
 stops the assembly with a message naming it; the output is written atomically.
 """
@@ -17,7 +18,9 @@ import numpy as np
 from microprop import __version__
 from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, write_h5
 
-ISING_ARRAYS = ("images", "label", "temperature", "image_seed", "index")
+SHARD_ARRAYS = ("images", "label", "image_seed", "index")
+ISING_ARRAYS = (*SHARD_ARRAYS, "temperature")
+CFD_ARRAYS = (*SHARD_ARRAYS, "max_speed", "courant")
 CH_ARRAYS = (
     "images",
     "energy",
@@ -86,27 +89,37 @@ def stratified_test_split(labels: np.ndarray, n_test: int, seed: int) -> np.ndar
     return mask
 
 
-def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None = None):
-    """Arrays and attributes of the Ising dataset from its shard files (in order)."""
-    parts = [_read_checked(p, ISING_ARRAYS, image_size) for p in shard_paths]
+def assemble_shards(shard_paths, names, n_test: int, seed: int, image_size: int | None):
+    """Concatenated arrays ``names`` of image shards (Ising, CFD), checked to cover image
+    indices 0..N-1 in order, the stratified test mask and the first shard's attributes."""
+    parts = [_read_checked(p, names, image_size) for p in shard_paths]
     if not parts:
-        raise SimulationFileError("no Ising shard files given")
-    cat = {k: np.concatenate([a[k] for a, _ in parts]) for k in ISING_ARRAYS}
+        raise SimulationFileError("no shard files given")
+    cat = {k: np.concatenate([a[k] for a, _ in parts]) for k in names}
     if not np.array_equal(cat["index"], np.arange(len(cat["index"]))):
         raise SimulationFileError(
-            "Ising shards do not cover image indices 0..N-1 in order: "
+            "shards do not cover image indices 0..N-1 in order: "
             + ", ".join(str(p) for p in shard_paths)
         )
-    is_test = stratified_test_split(cat["label"], n_test, seed)
-    first = parts[0][1]
-    arrays = {
+    return cat, stratified_test_split(cat["label"], n_test, seed), parts[0][1]
+
+
+def _shard_arrays(cat: dict, is_test: np.ndarray, extra: tuple[str, ...]) -> dict:
+    """Dataset arrays of a sharded dataset: images, property (the label), split, seeds."""
+    return {
         "images": cat["images"],
         "property": cat["label"].astype(np.float64),
         "split": np.where(is_test, TEST, TRAIN).astype(SPLIT_DTYPE),
-        "temperature": cat["temperature"],
         "image_seed": cat["image_seed"],
         "sample_index": cat["index"],
+        **{k: cat[k] for k in extra},
     }
+
+
+def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None = None):
+    """Arrays and attributes of the Ising dataset from its shard files (in order)."""
+    cat, is_test, first = assemble_shards(shard_paths, ISING_ARRAYS, n_test, seed, image_size)
+    arrays = _shard_arrays(cat, is_test, ("temperature",))
     attrs = {
         "dataset": "ising",
         "property_name": "temperature label",
@@ -117,6 +130,27 @@ def assemble_ising(shard_paths, n_test: int, seed: int, image_size: int | None =
         "seed": int(first["seed"]),
         "split_seed": seed,
         "n_test": int(is_test.sum()),
+    }
+    return arrays, attrs
+
+
+def assemble_cfd(shard_paths, n_test: int, seed: int, image_size: int | None = None):
+    """Arrays and attributes of the Kolmogorov-flow dataset (label Re) from its shards;
+    the test split is spread over Re like Ising's over the temperature."""
+    cat, is_test, first = assemble_shards(shard_paths, CFD_ARRAYS, n_test, seed, image_size)
+    arrays = _shard_arrays(cat, is_test, ("max_speed", "courant"))
+    attrs = {
+        "dataset": "cfd",
+        "property_name": "Reynolds number",
+        "property_units": "Re = 1/nu (unit forcing amplitude and length)",
+        "seed": int(first["seed"]),
+        "split_seed": seed,
+        "n_test": int(is_test.sum()),
+        "simulation": {
+            k: (v.item() if hasattr(v, "item") else v)
+            for k, v in first.items()
+            if k not in ("first_index", "seed", "kind")
+        },
     }
     return arrays, attrs
 

@@ -1,6 +1,12 @@
 """Rule assemble: merge simulation files into results/data/{dataset}.h5 and its card."""
 
-from microprop.dataset import assemble_ch, assemble_ising, dataset_card, write_dataset
+from microprop.dataset import (
+    assemble_cfd,
+    assemble_ch,
+    assemble_ising,
+    dataset_card,
+    write_dataset,
+)
 from microprop.io import atomic_path
 from microprop.logs import setup_logging
 
@@ -12,6 +18,8 @@ dataset = sm.wildcards.dataset
 log.info("assembling %s from %d files", dataset, len(sm.input.sims))
 if dataset == "ising":
     arrays, attrs = assemble_ising(sm.input.sims, p.ising_n_test, p.seed, p.ising_size)
+elif dataset == "cfd":
+    arrays, attrs = assemble_cfd(sm.input.sims, p.cfd_n_test, p.seed, p.cfd_size)
 else:
     arrays, attrs = assemble_ch(sm.input.sims, p.ch_n_test_runs)
 attrs = write_dataset(sm.output.data, arrays, attrs, p.config)

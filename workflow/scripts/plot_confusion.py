@@ -12,7 +12,6 @@ from microprop.plots.confusion import confusion_figure, paper_panels
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
-dataset = sm.wildcards.dataset
 
 results = {
     model: (pd.read_csv(pred), json.loads(Path(metrics).read_text()))
@@ -20,8 +19,7 @@ results = {
         sm.params.models, sm.input.metrics, sm.input.predictions, strict=True
     )
 }
-limits = (0, sm.params.label_max) if dataset == "ising" else None
-label = "temperature label" if dataset == "ising" else "energy"
+limits, label = sm.params.limits, sm.params.label
 fig = confusion_figure(paper_panels(results), limits=limits, label=label)
 save_figure(fig, sm.output.png)
 log.info("wrote %s", sm.output.png)

@@ -8,7 +8,6 @@ from microprop.plots.pca import pca_confusion_figure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
-dataset = sm.wildcards.dataset
 
 scores = pd.read_csv(sm.input.scores)
 predictions = pd.read_csv(sm.input.predictions)
@@ -16,7 +15,6 @@ shown = [k for k in sm.params.components if k in set(scores["n_components"])]
 if not shown:  # fewer components than asked for were available: show what there is
     shown = sorted(scores["n_components"])
 predictions = predictions[predictions["n_components"].isin(shown)]
-limits = (0, sm.params.label_max) if dataset == "ising" else None
-label = "temperature label" if dataset == "ising" else "energy"
+limits, label = sm.params.limits, sm.params.label
 save_figure(pca_confusion_figure(predictions, scores, limits, label), sm.output.png)
 log.info("wrote %s", sm.output.png)

@@ -9,7 +9,6 @@ from microprop.uncertainty import Conformal, coverage_curve
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
-dataset = sm.wildcards.dataset
 levels = sm.params.levels
 
 tables, curves = {}, {}
@@ -28,8 +27,7 @@ for model, pred, conformal in zip(
         curves[model]["adaptive"].round(3).tolist(),
         curves[model]["constant"].round(3).tolist(),
     )
-limits = (0, sm.params.label_max) if dataset == "ising" else None
-label = "temperature label" if dataset == "ising" else "energy"
+limits, label = sm.params.limits, sm.params.label
 fig = uncertainty_figure(
     tables, curves, levels, limits=limits, label=label, n_bars=sm.params.n_bars
 )

@@ -222,8 +222,9 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
 
     ``max_epochs`` caps the epochs of each phase; ``head_epochs`` caps the frozen phase
     of a pretrained network. ``min_steps`` raises the epoch cap of the main phase where
-    ``max_epochs`` epochs would give fewer optimizer steps (small training fractions),
-    and scales both patiences by the same factor, keeping their share of the epochs.
+    ``max_epochs`` epochs would give fewer optimizer steps (small training sets; the
+    mucha protocol's fixed epoch count too), and scales both patiences by the same
+    factor, keeping their share of the epochs.
     ``symmetric`` trains a periodic network on random D4 transforms and periodic shifts
     and averages its predictions over the 8 D4 transforms. See the module docstring for
     the protocols, the speed settings (``amp``, ``channels_last``) and what happens after
@@ -349,7 +350,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.n_fit_, self.n_val_ = len(fit_idx), len(val_idx)
         self.val_idx_ = val_idx  # rows of X: the split conformal calibration set
         self.epochs_ = self.max_epochs
-        if self.protocol == "paper" and self.min_steps:
+        if self.min_steps:
             steps_per_epoch = math.ceil(self.n_fit_ / self.batch_size)
             self.epochs_ = max(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch))
         stretch = self.epochs_ / max(self.max_epochs, 1)
@@ -370,11 +371,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self._best = {"loss": math.inf, "state": None, "epoch": 0}
         self.epochs_run_ = 0
         if self.protocol == "mucha":
-            self.max_epochs_total_ = self.max_epochs
+            self.max_epochs_total_ = self.epochs_
             opt = torch.optim.SGD(
                 model.parameters(), lr=self.lr, momentum=self.momentum, fused=self.fused_optimizer
             )
-            self._train(model, opt, None, nn.L1Loss(), self.max_epochs, data, device, gen, "mucha")
+            self._train(model, opt, None, nn.L1Loss(), self.epochs_, data, device, gen, "mucha")
             loss_fn = nn.L1Loss()
         else:
             loss_fn = nn.MSELoss()
