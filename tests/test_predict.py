@@ -92,7 +92,11 @@ def test_predict_round_trips(tmp_path, dataset, model_id, factory, feature):
     assert main([*args, "--split", "test"]) == 0
     got, want = pd.read_csv(out), pd.read_csv(model_dir / "predictions.csv")
     assert got["index"].tolist() == want["index"].tolist()
-    np.testing.assert_allclose(got["predicted"], want["predicted"], rtol=1e-6, atol=1e-6)
+    # latent-svr re-encodes the images with its float32 autoencoder, whose convolutions
+    # round differently with another batch split or thread count: codes agree to ~1e-6
+    # relative, the SVR's predictions to ~1e-5 (measured 1.3e-5 on CI)
+    rtol = 1e-4 if feature == "latent" else 1e-6
+    np.testing.assert_allclose(got["predicted"], want["predicted"], rtol=rtol, atol=1e-6)
     np.testing.assert_allclose(got["true"], want["true"])
     # the same images as a .npy stack and as a folder of PNGs
     images = load_dataset(dataset).images[want["index"].to_numpy()]
