@@ -103,7 +103,7 @@ def test_predict_round_trips(tmp_path, dataset, model_id, factory, feature):
     np.save(tmp_path / "stack.npy", images)
     assert main(["predict", "--model", str(model_dir), "--images", str(tmp_path / "stack.npy"),
                  "--out", str(out)]) == 0  # fmt: skip
-    np.testing.assert_allclose(pd.read_csv(out)["predicted"], want["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(pd.read_csv(out)["predicted"], want["predicted"], rtol=rtol)
     from PIL import Image
 
     folder = tmp_path / "pngs"
@@ -114,7 +114,7 @@ def test_predict_round_trips(tmp_path, dataset, model_id, factory, feature):
                  str(out)]) == 0  # fmt: skip
     table = pd.read_csv(out)
     assert table["file"].iloc[0] == "img_000.png"
-    np.testing.assert_allclose(table["predicted"], want["predicted"], rtol=1e-6)
+    np.testing.assert_allclose(table["predicted"], want["predicted"], rtol=rtol)
 
 
 @pytest.mark.parametrize(
