@@ -212,20 +212,13 @@ def design_latent(
     targets = np.asarray(targets, dtype=np.float64)
     scale = scale or float(np.std(targets)) or 1.0
     z0 = prior.sample(len(targets), np.random.default_rng([seed, 19]))
-    z = torch.tensor(z0, dtype=torch.float32, requires_grad=True)
     t = torch.as_tensor(targets, dtype=torch.float32)
-    opt = torch.optim.Adam([z], lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    d = z.shape[1]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = (((model(z) - t) / scale) ** 2 + prior_weight * prior.distance2(z) / d).sum()
-        loss.backward()
-        opt.step()
-        schedule.step()
-    return z.detach().numpy().astype(np.float64)
+    d = z0.shape[1]
+
+    def loss(z):
+        return (((model(z) - t) / scale) ** 2 + prior_weight * prior.distance2(z) / d).sum()
+
+    return _descend(model, z0, loss, steps, lr).astype(np.float64)
 
 
 def design_pixels(
@@ -246,20 +239,33 @@ def design_pixels(
     scale = scale or float(np.std(targets)) or 1.0
     rng = np.random.default_rng([seed, 20])
     x0 = rng.uniform(0.0, 1.0, (len(targets), 1, image_size, image_size))
-    x = torch.tensor(x0, dtype=torch.float32, requires_grad=True)
     t = torch.as_tensor(targets, dtype=torch.float32)
+
+    def loss(x):
+        return (((model(x) - t) / scale) ** 2).sum()
+
+    x = _descend(model, x0, loss, steps, lr, bounds=(0.0, 1.0))
+    return x[:, 0].astype(np.float64)
+
+
+def _descend(model, start, loss, steps, lr, bounds=None) -> np.ndarray:
+    """Adam with cosine learning-rate decay to 0 over ``steps`` on the input ``start`` of a
+    frozen ``model``, minimizing ``loss(input)``; clipped to ``bounds`` after every step
+    (projected gradient) when given. Shared by the latent and the pixel design loops."""
+    x = torch.tensor(start, dtype=torch.float32, requires_grad=True)
     opt = torch.optim.Adam([x], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     for p in model.parameters():
         p.requires_grad_(False)
     for _ in range(steps):
         opt.zero_grad()
-        (((model(x) - t) / scale) ** 2).sum().backward()
+        loss(x).backward()
         opt.step()
         schedule.step()
-        with torch.no_grad():
-            x.clamp_(0.0, 1.0)
-    return x.detach().numpy()[:, 0].astype(np.float64)
+        if bounds is not None:
+            with torch.no_grad():
+                x.clamp_(*bounds)
+    return x.detach().numpy()
 
 
 @torch.no_grad()
