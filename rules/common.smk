@@ -88,7 +88,7 @@ def final_targets():
 STUDIES = config["studies"]
 SEEDS = STUDIES["seeds"]
 
-# study -> outputs it puts into `rule all`; {dataset} is expanded over config["datasets"]
+# study -> outputs it puts into `rule all`; {dataset} is expanded over study_datasets(study)
 STUDY_OUTPUTS = {
     "table2": [
         "results/tables/table2.csv",
@@ -126,6 +126,12 @@ STUDY_OUTPUTS = {
 }
 
 
+def study_datasets(study):
+    """The configured datasets a study runs on (its own `datasets` key narrows them)."""
+    chosen = (STUDIES.get(study) or {}).get("datasets", config["datasets"])
+    return [d for d in config["datasets"] if d in chosen]
+
+
 def study_targets():
     """Tables and figures of the studies the config selects (studies.targets)."""
     targets = []
@@ -133,7 +139,7 @@ def study_targets():
         if study == "design" and "ch" not in config["datasets"]:
             continue  # the design study searches the CH latent space
         for path in STUDY_OUTPUTS[study]:
-            targets += expand(path, dataset=config["datasets"])
+            targets += expand(path, dataset=study_datasets(study))
     return list(dict.fromkeys(targets))
 
 
@@ -204,7 +210,7 @@ def all_metrics(dataset):
     if "fraction" in STUDIES["targets"] or "timing" in STUDIES["targets"]:
         own += fraction_metrics(dataset)
     for name in ("symmetry", "semisupervised"):
-        if name in STUDIES["targets"]:
+        if name in STUDIES["targets"] and dataset in study_datasets(name):
             own += small_data_metrics(dataset, name)
     return sorted(set(own))
 
@@ -315,6 +321,12 @@ def timed_threads(wildcards):
 
 
 UNCERTAINTY = config["uncertainty"]
+
+
+def max_test(wildcards):
+    """Test images that score a model: all in Table 2 (fraction 1), at most
+    studies.max_test (an evenly spaced subset) at the studies' smaller fractions."""
+    return STUDIES["max_test"] if float(wildcards.frac) < 1.0 else 0
 
 
 def calibration_options(family):

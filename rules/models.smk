@@ -29,6 +29,7 @@ rule train_pcr:
         log_features=lambda w: config["models"]["pcr"]["log_features"][
             feature_of(w.model)
         ],
+        max_test=max_test,
         calibration=calibration_options("pcr"),
         group_by_run=UNCERTAINTY["group_by_run"],
     script:
@@ -80,6 +81,7 @@ rule train_svr:
             "grid_max_samples": SVR_CONFIG["grid_max_samples"],
         },
         feature_seed=config["seed"],
+        max_test=max_test,
         calibration=calibration_options("svr"),
         group_by_run=UNCERTAINTY["group_by_run"],
     script:
@@ -111,6 +113,7 @@ rule train_cnn:
         device=CNN_CONFIG["device"],
     params:
         options=cnn_options,
+        max_test=max_test,
         calibration=calibration_options("cnn"),
     script:
         "../workflow/scripts/train_cnn.py"
@@ -148,6 +151,7 @@ rule train_mucha:
             "max_train": MUCHA_CONFIG["max_train"],
             **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
         },
+        max_test=max_test,
         calibration=calibration_options("mucha"),
     script:
         "../workflow/scripts/train_cnn.py"

@@ -5,7 +5,12 @@ import pytest
 
 from microprop.features import GradientNorm
 from microprop.io import TEST, TRAIN, Dataset
-from microprop.models import PiecewiseConstantRegressor, fit_evaluate, training_subset
+from microprop.models import (
+    PiecewiseConstantRegressor,
+    evaluation_subset,
+    fit_evaluate,
+    training_subset,
+)
 
 
 def grad(image):
@@ -79,6 +84,25 @@ def test_fit_evaluate_uses_only_the_training_split():
     assert set(table["index"]) == set(range(0, 100, 5))
     assert not np.isin(model.bin_values_, y[::5]).any()  # no test label was binned
     assert set(metrics["seconds"]) == {"features", "train", "predict"}
+
+
+def test_max_test_scores_the_same_evenly_spaced_test_images_for_every_seed():
+    y = np.arange(1000.0)
+    features = Dataset(
+        images=y[:, None], property=y, split=np.where(np.arange(1000) < 400, TEST, TRAIN)
+    )
+    tables = [
+        fit_evaluate(PiecewiseConstantRegressor(), features, 0.1, seed, max_test=50)[2]
+        for seed in (0, 1)
+    ]
+    index = tables[0]["index"].to_numpy()
+    assert len(index) == 50 and np.array_equal(index, tables[1]["index"])
+    assert index[0] == 0 and index[-1] == 399  # the whole test split, first to last
+    assert np.ptp(np.diff(index)) <= 1  # evenly spaced
+    _, metrics, full = fit_evaluate(PiecewiseConstantRegressor(), features, 0.1, 0)
+    assert metrics["n_test"] == len(full) == 400  # max_test = 0: every test image
+    with pytest.raises(ValueError, match="max_test"):
+        evaluation_subset(np.arange(10), -1)
 
 
 def test_training_subsets_are_nested_and_seeded():

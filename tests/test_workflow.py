@@ -8,6 +8,8 @@ import json
 import math
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from helpers import REPO, SMOKE, assert_figure_drawn, copy_workflow, merged_config, snakemake
@@ -78,6 +80,12 @@ def load_config(*overlays: str) -> dict:
     return config
 
 
+def study_datasets(config: dict, study: str) -> list[str]:
+    """The datasets a study runs on: its own `datasets` key narrows the config's."""
+    chosen = (config["studies"].get(study) or {}).get("datasets", config["datasets"])
+    return [d for d in config["datasets"] if d in chosen]
+
+
 def expected_jobs(config: dict) -> dict[str, int]:
     """Jobs per rule (studies, figures, training; simulation where simple) from a config."""
     st, datasets = config["studies"], config["datasets"]
@@ -88,7 +96,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
             c = config[sharded]
             jobs[f"simulate_{sharded}"] = math.ceil(c["n_images"] / c["shard_size"])
     for rule, study in PER_DATASET_FIGURES.items():
-        jobs[rule] = n_d if study in targets else 0
+        jobs[rule] = len(study_datasets(config, study)) if study in targets else 0
     jobs["table2"] = int("table2" in targets)
     jobs["uncertainty_table"] = int("uncertainty" in targets)
     jobs["fig02_histograms"] = int("histograms" in targets)
@@ -112,13 +120,13 @@ def expected_jobs(config: dict) -> dict[str, int]:
     for name in ("symmetry", "semisupervised"):
         if name not in targets:
             continue
-        sym = st[name]
+        sym, sym_datasets = st[name], study_datasets(config, name)
         for f in sym["fractions"]:
             f_seeds = sym["seeds"] if f <= sym["seeds_up_to"] else seeds
             trained |= {
-                (d, m, float(f), s) for d in datasets for m in sym["models"] for s in f_seeds
+                (d, m, float(f), s) for d in sym_datasets for m in sym["models"] for s in f_seeds
             }
-        trained |= {(d, m, 1.0, s) for d in datasets for m in sym["models"] for s in seeds}
+        trained |= {(d, m, 1.0, s) for d in sym_datasets for m in sym["models"] for s in seeds}
     jobs["train_*"] = len(trained)
     return jobs
 
@@ -329,7 +337,7 @@ def smoke_targets():
         p.format(d=d)
         for study in config["studies"]["targets"]
         for p in STUDY_OUTPUTS[study]
-        for d in config["datasets"]
+        for d in study_datasets(config, study)
     ]
 
 
@@ -342,6 +350,17 @@ def test_smoke_run_writes_every_figure_and_table(smoke_run):
         assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF"), png
     # nothing left to do
     assert "Nothing to be done" in snakemake(smoke_run, "-n", "--configfile", SMOKE).stdout
+
+
+@pytest.mark.workflow
+def test_models_below_fraction_one_score_max_test_evenly_spaced_images(smoke_run):
+    max_test = load_config(SMOKE)["studies"]["max_test"]
+    model = smoke_run / "results/models/ising/grad-pcr"  # CH's smoke test split is smaller
+    full = pd.read_csv(model / "frac1.0/seed0/predictions.csv")["index"].to_numpy()
+    part = pd.read_csv(model / "frac0.5/seed0/predictions.csv")["index"].to_numpy()
+    assert 0 < max_test < len(full), "the smoke config must exercise the subset"
+    assert len(part) == max_test and np.isin(part, full).all()
+    assert part[0] == full[0] and part[-1] == full[-1]  # spread over the whole split
 
 
 @pytest.mark.workflow

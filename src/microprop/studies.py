@@ -73,6 +73,7 @@ METRIC_COLUMNS = [
     "seed",
     "n_train",
     "n_test",
+    "n_images",
     "rmse",
     "mae",
     "r2",
@@ -290,8 +291,8 @@ def fraction_curves(metrics: pd.DataFrame) -> pd.DataFrame:
 
     The training time has three parts: ``features_share_s``, the share of the feature
     extraction that falls on the training subset (features are timed for the whole
-    dataset, so the share is n_train / N with N = n_train / frac + n_test), ``search_s``
-    (hyperparameter search, SVRs) and ``train_s`` (the final fit); ``train_total_s`` is
+    dataset, so the share is n_train / N: N = ``n_images``, else n_train / frac + n_test),
+    ``search_s`` (hyperparameter search, SVRs) and ``train_s`` (the final fit); ``train_total_s`` is
     their sum, the paper's "training including features".
 
     >>> m = pd.DataFrame({"dataset": ["ising"] * 2, "model": ["grad-pcr"] * 2,
@@ -306,7 +307,9 @@ def fraction_curves(metrics: pd.DataFrame) -> pd.DataFrame:
     if "search_s" not in m:
         m["search_s"] = 0.0
     m["search_s"] = m["search_s"].fillna(0.0)
-    n_all = m["n_train"] / m["frac"] + m["n_test"]
+    n_all = m["n_train"] / m["frac"] + m["n_test"]  # metrics written without n_images
+    if "n_images" in m:
+        n_all = m["n_images"].fillna(n_all)
     m["features_share_s"] = m["features_s"] * m["n_train"] / n_all
     m["train_total_s"] = m["features_share_s"] + m["search_s"] + m["train_s"]
     grouped = m.groupby(["dataset", "model", "frac"], sort=True)

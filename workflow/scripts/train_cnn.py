@@ -38,6 +38,7 @@ model, metrics, table = fit_evaluate(
     flatten=False,
     max_train=max_train,
     calibration=p.calibration,
+    max_test=p.max_test,
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag

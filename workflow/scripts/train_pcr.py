@@ -21,6 +21,7 @@ model, metrics, table = fit_evaluate(
     int(w.seed),
     calibration=sm.params.calibration,
     groups=run_groups(sm.input.data) if sm.params.group_by_run else None,
+    max_test=sm.params.max_test,
 )
 metrics.update(
     model=w.model,

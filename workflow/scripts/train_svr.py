@@ -89,6 +89,7 @@ model, metrics, table = fit_evaluate(
     seed,
     calibration=p.calibration,
     groups=run_groups(sm.input.data) if p.group_by_run else None,
+    max_test=p.max_test,
 )
 # TPE trials go to trials.csv only; the few grid points stay in metrics.json too
 trials = (search.pop("trials", None) or search.get("points")) if search else None

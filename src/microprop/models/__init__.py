@@ -28,7 +28,32 @@ def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray
     return np.sort(np.asarray(train_idx)[perm[:n]])
 
 
-__all__ = ["PiecewiseConstantRegressor", "SVRegressor", "fit_evaluate", "training_subset"]
+def evaluation_subset(test_idx: np.ndarray, max_test: int) -> np.ndarray:
+    """At most ``max_test`` test indices, evenly spaced over the test split (0: all).
+
+    Not random: every model, fraction and seed is scored on the same images, and a test
+    split ordered by run and time (CH) keeps every run and every stage of it.
+
+    >>> evaluation_subset(np.arange(100, 110), 4).tolist()
+    [100, 103, 106, 109]
+    >>> len(evaluation_subset(np.arange(10), 0)), len(evaluation_subset(np.arange(10), 20))
+    (10, 10)
+    """
+    test_idx = np.asarray(test_idx)
+    if max_test < 0:
+        raise ValueError(f"max_test must be >= 0 (0: every test image), got {max_test}")
+    if not max_test or len(test_idx) <= max_test:
+        return test_idx
+    return test_idx[np.linspace(0, len(test_idx) - 1, max_test).round().astype(int)]
+
+
+__all__ = [
+    "PiecewiseConstantRegressor",
+    "SVRegressor",
+    "fit_evaluate",
+    "evaluation_subset",
+    "training_subset",
+]
 
 
 def fit_evaluate(
@@ -40,6 +65,7 @@ def fit_evaluate(
     max_train: int = 0,
     calibration: dict | None = None,
     groups=None,
+    max_test: int = 0,
 ):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
@@ -47,7 +73,9 @@ def fit_evaluate(
     the CNNs, by ``load_dataset``). Returns the fitted estimator, a metrics dict (test
     RMSE/MAE/R², timings, sizes) and a table of test predictions (index, true, predicted).
     ``flatten=False`` passes the samples with their shape (images); ``max_train`` > 0
-    caps the training subset at a seeded random subset of that size (a compute budget).
+    caps the training subset at a seeded random subset of that size (a compute budget);
+    ``max_test`` > 0 scores on an evenly spaced subset of that many test images
+    (:func:`evaluation_subset`, the same for every model and seed).
 
     ``calibration`` (keyword arguments of :func:`microprop.uncertainty.calibrate`:
     ``method`` and the :class:`~microprop.uncertainty.Conformal` options) adds conformal
@@ -67,7 +95,7 @@ def fit_evaluate(
     train = training_subset(features.train_idx, frac, seed)
     if max_train and len(train) > max_train:
         train = training_subset(train, max_train / len(train), seed)
-    test = features.test_idx
+    test = evaluation_subset(features.test_idx, max_test)
     fit_rows = train
     if calibration and calibration["method"] == "split":
         fit_rows, _ = split_rows(train, calibration["fraction"], seed)
@@ -79,6 +107,7 @@ def fit_evaluate(
     metrics = {
         **regression_metrics(y[test], pred),
         "n_train": int(len(train)),
+        "n_images": int(len(features)),  # the dataset's, whose features were timed
         "frac": frac,
         "seed": seed,
         "seconds": {
