@@ -325,7 +325,8 @@ UNCERTAINTY = config["uncertainty"]
 
 def max_test(wildcards):
     """Test images that score a model: all in Table 2 (fraction 1), at most
-    studies.max_test (an evenly spaced subset) at the studies' smaller fractions."""
+    studies.max_test (a random subset, the same for every model) at smaller fractions.
+    """
     return STUDIES["max_test"] if float(wildcards.frac) < 1.0 else 0
 
 
