@@ -325,9 +325,10 @@ UNCERTAINTY = config["uncertainty"]
 
 def max_test(wildcards):
     """Test images that score a model: all in Table 2 (fraction 1), at most
-    studies.max_test (a random subset, the same for every model) at smaller fractions.
-    """
-    return STUDIES["max_test"] if float(wildcards.frac) < 1.0 else 0
+    studies.max_test[dataset] (evenly spaced) at smaller fractions."""
+    if float(wildcards.frac) >= 1.0:
+        return 0
+    return STUDIES["max_test"].get(wildcards.dataset, 0)
 
 
 def calibration_options(family):

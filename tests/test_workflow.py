@@ -354,8 +354,8 @@ def test_smoke_run_writes_every_figure_and_table(smoke_run):
 
 @pytest.mark.workflow
 def test_models_below_fraction_one_score_the_same_max_test_images(smoke_run):
-    max_test = load_config(SMOKE)["studies"]["max_test"]
-    models = smoke_run / "results/models/ising"  # CH's smoke test split is smaller
+    max_test = load_config(SMOKE)["studies"]["max_test"]["ising"]
+    models = smoke_run / "results/models/ising"
 
     def index(path):
         return pd.read_csv(models / path / "predictions.csv")["index"].to_numpy()
