@@ -325,7 +325,7 @@ UNCERTAINTY = config["uncertainty"]
 
 def max_test(wildcards):
     """Test images that score a model: all in Table 2 (fraction 1), at most
-    studies.max_test[dataset] (evenly spaced) at smaller fractions."""
+    studies.max_test[dataset] at smaller fractions (models.evaluation_subset)."""
     if float(wildcards.frac) >= 1.0:
         return 0
     return STUDIES["max_test"].get(wildcards.dataset, 0)

@@ -90,7 +90,7 @@ rule train_svr:
 
 rule train_cnn:
     input:
-        data="results/data/{dataset}.h5",
+        data="results/data/{dataset}.h5",  # images, and run and step (test subset)
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
@@ -122,6 +122,7 @@ rule train_cnn:
 rule train_mucha:
     input:
         features="results/features/{dataset}/mucha.h5",
+        data="results/data/{dataset}.h5",  # run and step: a stratified CH test subset
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",

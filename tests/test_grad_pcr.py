@@ -105,6 +105,50 @@ def test_max_test_scores_the_same_evenly_spaced_test_images_for_every_seed():
         evaluation_subset(np.arange(10), -1)
 
 
+def test_stratified_subset_estimates_the_rmse_of_runs_whose_error_decays_fast():
+    """CH-like test split: two runs of 3000 snapshots, rows shuffled, an error that falls
+    like 1/sqrt(step) (most of the squared error in the first snapshots). The stratified
+    weighted estimate is close to the RMSE on every image; an evenly spaced one is not."""
+    n_run, rng = 3000, np.random.default_rng(0)
+    runs, steps = np.repeat([4, 5], n_run), np.tile(np.arange(1, n_run + 1), 2)
+    order = rng.permutation(2 * n_run)
+    runs, steps = runs[order], steps[order]
+    error = np.where(runs == 4, 2000.0, 1500.0) / np.sqrt(steps) * rng.choice([-1, 1], 2 * n_run)
+    error *= rng.uniform(0.8, 1.2, 2 * n_run)
+    test_idx = np.arange(2 * n_run)
+    full = np.sqrt(np.mean(error**2))
+    idx, weights = evaluation_subset(test_idx, 500, runs, steps)
+    assert len(idx) <= 500 and len(np.unique(idx)) == len(idx)
+    assert weights.sum() == pytest.approx(2 * n_run)  # the weights stand for every image
+    first = idx[steps[idx] <= 16]
+    assert len(first) == 32 and (weights[np.isin(idx, first)] == 1).all()  # all, weight 1
+    estimate = np.sqrt(np.average(error[idx] ** 2, weights=weights))
+    evenly = np.sqrt(np.mean(error[evaluation_subset(test_idx, 500)[0]] ** 2))
+    assert estimate == pytest.approx(full, rel=0.02)
+    assert abs(evenly / full - 1) > 0.1  # the plain subset misjudges it: the test has power
+    with pytest.raises(ValueError, match="strata"):
+        evaluation_subset(test_idx, 20, runs, steps)
+
+
+def test_fit_evaluate_weights_its_metrics_and_table_by_the_stratified_subset():
+    runs, steps = np.repeat([0, 1, 2], 100), np.tile(np.arange(100), 3)
+    y = np.where(runs == 2, 1.0 / (1.0 + steps), 0.0) + 0.01 * steps
+    features = Dataset(images=y[:, None], property=y, split=np.where(runs == 2, TEST, TRAIN))
+    model, metrics, table = fit_evaluate(
+        PiecewiseConstantRegressor(bin_width=0.05),
+        features,
+        1.0,
+        0,
+        max_test=30,
+        runs=runs,
+        steps=steps,
+    )
+    assert metrics["n_test"] == len(table) <= 30 and metrics["n_test_split"] == 100
+    assert table["weight"].sum() == pytest.approx(100)
+    err = table["predicted"] - table["true"]
+    assert metrics["rmse"] == pytest.approx(np.sqrt(np.average(err**2, weights=table["weight"])))
+
+
 def test_training_subsets_are_nested_and_seeded():
     idx = np.arange(1000)
     fracs = [0.001, 0.01, 0.1, 0.5, 1.0]

@@ -17,6 +17,7 @@ from microprop.uncertainty import (
     CalibrationSet,
     Conformal,
     coverage_curve,
+    interval_summary,
     out_of_fold,
     split_rows,
 )
@@ -155,6 +156,16 @@ def test_no_test_row_in_calibration(method):
     assert 0 <= metrics["coverage"] <= 1 and metrics["mean_width"] > 0
     variants = metrics["intervals"]["variants"][method]
     assert set(variants) == {"n_cal", "constant", "adaptive"}
+
+
+def test_weighted_interval_summary_counts_an_image_of_weight_k_k_times():
+    rng = np.random.default_rng(2)
+    true, center = rng.uniform(0, 9, 40), rng.uniform(0, 9, 40)
+    half, weights = rng.uniform(0.5, 3, 40), rng.integers(1, 5, 40)
+    edges = [0, 3, 6, 9]
+    weighted = interval_summary(true, center - half, center + half, edges, weights)
+    repeated = [np.repeat(v, weights) for v in (true, center - half, center + half)]
+    assert weighted == pytest.approx(interval_summary(*repeated, edges))
 
 
 def test_split_rows_are_disjoint_and_seeded():

@@ -8,6 +8,7 @@ import json
 import math
 import re
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -353,18 +354,29 @@ def test_smoke_run_writes_every_figure_and_table(smoke_run):
 
 
 @pytest.mark.workflow
-def test_models_below_fraction_one_score_the_same_max_test_images(smoke_run):
-    max_test = load_config(SMOKE)["studies"]["max_test"]["ising"]
-    models = smoke_run / "results/models/ising"
+@pytest.mark.parametrize("dataset", ["ising", "ch"])
+def test_models_below_fraction_one_score_the_same_max_test_images(smoke_run, dataset):
+    max_test = load_config(SMOKE)["studies"]["max_test"][dataset]
+    models = smoke_run / "results/models" / dataset
 
-    def index(path):
-        return pd.read_csv(models / path / "predictions.csv")["index"].to_numpy()
+    def predictions(path):
+        return pd.read_csv(models / path / "predictions.csv")
 
-    full, part = index("grad-pcr/frac1.0/seed0"), index("grad-pcr/frac0.5/seed0")
+    full, part = predictions("grad-pcr/frac1.0/seed0"), predictions("grad-pcr/frac0.5/seed0")
     assert 0 < max_test < len(full), "the smoke config must exercise the subset"
-    assert len(part) == max_test and np.isin(part, full).all()
+    assert len(part) <= max_test and np.isin(part["index"], full["index"]).all()
+    assert part["weight"].sum() == pytest.approx(len(full))  # they stand for every image
     for other in ("grad-pcr/frac0.1/seed0", "resnet18-sym/frac0.5/seed1"):
-        assert np.array_equal(index(other), part), other
+        assert np.array_equal(predictions(other)["index"], part["index"]), other
+    metrics = json.loads((models / "resnet18-sym/frac0.5/seed1/metrics.json").read_text())
+    table = predictions("resnet18-sym/frac0.5/seed1")
+    err = table["predicted"] - table["true"]
+    weighted = np.sqrt(np.average(err**2, weights=table["weight"]))
+    assert metrics["rmse"] == pytest.approx(weighted) and metrics["n_test_split"] == len(full)
+    if dataset == "ch":  # stratified: the first snapshot of each test run is scored
+        with h5py.File(smoke_run / "results/data/ch.h5") as f:
+            steps = f["step"][()][part["index"]]
+        assert (steps == steps.min()).sum() == 2 and len(part) < len(full)
 
 
 @pytest.mark.workflow

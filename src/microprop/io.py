@@ -186,6 +186,14 @@ def verify_checksum(path, attrs: Mapping, *arrays: np.ndarray) -> None:
         )
 
 
+def run_steps(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The run and step of every row of a dataset file ((None, None) without runs)."""
+    with open_h5(path) as f:
+        if "run" in f and "step" in f:
+            return f["run"][()], f["step"][()]
+    return None, None
+
+
 def load_dataset(path: str | os.PathLike, images: bool = True) -> Dataset:
     """Read a dataset file and verify its content checksum.
 

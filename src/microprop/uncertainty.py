@@ -251,9 +251,10 @@ class Conformal:
             )
         return n
 
-    def evaluate(self, true, pred) -> dict:
+    def evaluate(self, true, pred, weights=None) -> dict:
         """Coverage and widths on a test split, for every calibration set and score.
 
+        ``weights``: one per test image (a stratified subset, :func:`interval_summary`).
         Returns the metrics.json keys: ``coverage`` and ``mean_width`` of the primary
         intervals, and ``intervals`` with the details (:func:`interval_summary`).
         """
@@ -264,7 +265,7 @@ class Conformal:
             variants[name] = {"n_cal": len(cal)}
             for score in SCORES:
                 lower, upper = self.intervals(pred, name, score)
-                variants[name][score] = interval_summary(true, lower, upper, edges)
+                variants[name][score] = interval_summary(true, lower, upper, edges, weights)
         primary = variants[self.primary][self.score]
         return {
             "coverage": primary["coverage"],
@@ -311,30 +312,29 @@ class Conformal:
             )
 
 
-def interval_summary(true, lower, upper, edges) -> dict:
+def interval_summary(true, lower, upper, edges, weights=None) -> dict:
     """Empirical coverage, mean width and mean width per third of the property range.
 
     ``edges`` (4 values) bound the low, mid and high thirds (e.g. of the test labels).
+    ``weights`` (one per image, e.g. of a stratified test subset) weight every mean.
 
     >>> s = interval_summary([1.0, 5.0, 9.0], [0.0, 4.0, 9.5], [2.0, 8.0, 10.5], [0, 3, 6, 9])
     >>> s["coverage"], s["mean_width"], s["width_mid"]
     (0.6666666666666666, 2.3333333333333335, 4.0)
     """
     true, lower, upper = (np.asarray(v, dtype=np.float64) for v in (true, lower, upper))
-    width = upper - lower
+    w = np.ones_like(true) if weights is None else np.asarray(weights, dtype=np.float64)
+    width, covered = upper - lower, (lower <= true) & (true <= upper)
     third = np.clip(np.searchsorted(np.asarray(edges)[1:-1], true, side="right"), 0, 2)
-    summary = {
-        "coverage": float(np.mean((lower <= true) & (true <= upper))) if len(true) else None,
-        "mean_width": float(width.mean()) if len(true) else None,
-    }
+
+    def mean(values, mask):
+        return float(np.average(values[mask], weights=w[mask])) if mask.any() else None
+
+    everything = np.ones(len(true), dtype=bool)
+    summary = {"coverage": mean(covered, everything), "mean_width": mean(width, everything)}
     for i, part in enumerate(THIRDS):
-        mask = third == i
-        summary[f"coverage_{part}"] = (
-            float(np.mean((lower[mask] <= true[mask]) & (true[mask] <= upper[mask])))
-            if mask.any()
-            else None
-        )
-        summary[f"width_{part}"] = float(width[mask].mean()) if mask.any() else None
+        summary[f"coverage_{part}"] = mean(covered, third == i)
+        summary[f"width_{part}"] = mean(width, third == i)
     return summary
 
 

@@ -1,6 +1,6 @@
 """Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
 
-from microprop.io import load_dataset, load_features
+from microprop.io import load_dataset, load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import fit_evaluate
 from microprop.models.cnn import CNNRegressor, parse_model_id
@@ -30,6 +30,7 @@ estimator = CNNRegressor(
     **options,
 )
 log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
+runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
 model, metrics, table = fit_evaluate(
     estimator,
     data,
@@ -39,6 +40,8 @@ model, metrics, table = fit_evaluate(
     max_train=max_train,
     calibration=p.calibration,
     max_test=p.max_test,
+    runs=runs,
+    steps=steps,
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag

@@ -1,7 +1,7 @@
 """Rule train_pcr: piecewise-constant regression on one feature set, with conformal
 prediction intervals (``params.calibration``, microprop.uncertainty)."""
 
-from microprop.io import load_features
+from microprop.io import load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
 from microprop.models.run import feature_record, write_model_outputs
@@ -12,6 +12,7 @@ log = setup_logging(sm.log[0])
 w = sm.wildcards
 
 features = load_features(sm.input.features)
+runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
 model, metrics, table = fit_evaluate(
     PiecewiseConstantRegressor(
         bin_width=sm.params.bin_width, log_features=tuple(sm.params.log_features)
@@ -22,6 +23,8 @@ model, metrics, table = fit_evaluate(
     calibration=sm.params.calibration,
     groups=run_groups(sm.input.data) if sm.params.group_by_run else None,
     max_test=sm.params.max_test,
+    runs=runs,
+    steps=steps,
 )
 metrics.update(
     model=w.model,

@@ -9,7 +9,7 @@ Conformal prediction intervals: ``params.calibration`` (microprop.uncertainty).
 
 import pandas as pd
 
-from microprop.io import atomic_path, load_features
+from microprop.io import atomic_path, load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_record, write_model_outputs
@@ -82,6 +82,7 @@ else:
     hyper, search = dict(p.hyperparameters), None
 if search:
     log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
+runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
 model, metrics, table = fit_evaluate(
     SVRegressor(**hyper, **options),
     features,
@@ -90,6 +91,8 @@ model, metrics, table = fit_evaluate(
     calibration=p.calibration,
     groups=run_groups(sm.input.data) if p.group_by_run else None,
     max_test=p.max_test,
+    runs=runs,
+    steps=steps,
 )
 # TPE trials go to trials.csv only; the few grid points stay in metrics.json too
 trials = (search.pop("trials", None) or search.get("points")) if search else None

@@ -28,24 +28,60 @@ def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray
     return np.sort(np.asarray(train_idx)[perm[:n]])
 
 
-def evaluation_subset(test_idx: np.ndarray, max_test: int) -> np.ndarray:
-    """At most ``max_test`` test indices, evenly spaced over the test split (0: all).
+def evaluation_subset(
+    test_idx: np.ndarray, max_test: int, runs=None, steps=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_test`` test indices and their weights (0: every image, weight 1).
 
-    Not random: every model, fraction and seed is scored on the same images. Only for a
-    test split whose errors are spread over many images: on CH a few images at the start
-    of each test run dominate the RMSE, and any subset misjudges it (README).
+    The weights (how many test images each scored one stands for) sum to the size of the
+    test split, so weighted means estimate the means over the whole split. Deterministic:
+    every model, fraction and seed is scored on the same images.
 
-    >>> evaluation_subset(np.arange(100, 110), 4).tolist()
-    [100, 103, 106, 109]
-    >>> len(evaluation_subset(np.arange(10), 0)), len(evaluation_subset(np.arange(10), 20))
+    Without ``runs``: evenly spaced over the test split, equal weights (Ising, CFD: the
+    errors are spread over many images). With the run and step of every dataset row (CH,
+    whose test split is whole runs and whose RMSE is dominated by the first snapshots of
+    each run, where the energy falls fastest): a stratified sample. Each run's test
+    images, in step order, are cut into strata of doubling length (1, 1, 2, 4, 8, ...);
+    every stratum gives the same number m of evenly spaced images (all of a smaller one),
+    each weighted by its stratum's size over m, with m the largest that keeps the total
+    within ``max_test``. So the first snapshots are all scored, and the long late part of
+    a run, where the label changes slowly, is sampled (benchmarks/test_subset.py measures
+    the estimate against every test image).
+
+    >>> idx, w = evaluation_subset(np.arange(100, 110), 4)
+    >>> idx.tolist(), w.tolist()
+    ([100, 103, 106, 109], [2.5, 2.5, 2.5, 2.5])
+    >>> idx, w = evaluation_subset(np.arange(16), 9, runs=np.zeros(16), steps=np.arange(16))
+    >>> idx.tolist(), w.tolist()
+    ([0, 1, 2, 3, 4, 7, 8, 15], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0])
+    >>> len(evaluation_subset(np.arange(10), 0)[0]), len(evaluation_subset(np.arange(10), 20)[0])
     (10, 10)
     """
     test_idx = np.asarray(test_idx)
     if max_test < 0:
         raise ValueError(f"max_test must be >= 0 (0: every test image), got {max_test}")
     if not max_test or len(test_idx) <= max_test:
-        return test_idx
-    return test_idx[np.linspace(0, len(test_idx) - 1, max_test).round().astype(int)]
+        return test_idx, np.ones(len(test_idx))
+    if runs is None:
+        picked = test_idx[np.linspace(0, len(test_idx) - 1, max_test).round().astype(int)]
+        return picked, np.full(max_test, len(test_idx) / max_test)
+    runs, steps = np.asarray(runs)[test_idx], np.asarray(steps)[test_idx]
+    strata = []
+    for run in np.unique(runs):
+        rows = test_idx[runs == run][np.argsort(steps[runs == run], kind="stable")]
+        position = np.arange(len(rows))
+        octave = np.floor(np.log2(np.maximum(position, 1))).astype(int) + (position > 0)
+        strata += [rows[octave == k] for k in np.unique(octave)]
+    if len(strata) > max_test:
+        raise ValueError(
+            f"max_test {max_test} is below the {len(strata)} strata of the test runs: "
+            "raise studies.max_test or set it to 0"
+        )
+    sizes = np.array([len(s) for s in strata])
+    m = max(k for k in range(1, sizes.max() + 1) if np.minimum(sizes, k).sum() <= max_test)
+    picks = [s[np.linspace(0, len(s) - 1, min(len(s), m)).round().astype(int)] for s in strata]
+    weights = [np.full(len(p), len(s) / len(p)) for p, s in zip(picks, strata, strict=True)]
+    return np.concatenate(picks), np.concatenate(weights)
 
 
 __all__ = [
@@ -67,6 +103,8 @@ def fit_evaluate(
     calibration: dict | None = None,
     groups=None,
     max_test: int = 0,
+    runs=None,
+    steps=None,
 ):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
@@ -75,8 +113,10 @@ def fit_evaluate(
     RMSE/MAE/R², timings, sizes) and a table of test predictions (index, true, predicted).
     ``flatten=False`` passes the samples with their shape (images); ``max_train`` > 0
     caps the training subset at a seeded random subset of that size (a compute budget);
-    ``max_test`` > 0 scores on an evenly spaced subset of that many test images
-    (:func:`evaluation_subset`, the same for every model and seed).
+    ``max_test`` > 0 scores on at most that many test images, the same for every model
+    and seed (:func:`evaluation_subset`: evenly spaced, or stratified by run and step when
+    ``runs`` and ``steps`` of every row are given); the metrics are then weighted
+    estimates of those on the whole test split, and the table gains ``weight``.
 
     ``calibration`` (keyword arguments of :func:`microprop.uncertainty.calibrate`:
     ``method`` and the :class:`~microprop.uncertainty.Conformal` options) adds conformal
@@ -96,7 +136,7 @@ def fit_evaluate(
     train = training_subset(features.train_idx, frac, seed)
     if max_train and len(train) > max_train:
         train = training_subset(train, max_train / len(train), seed)
-    test = evaluation_subset(features.test_idx, max_test)
+    test, weights = evaluation_subset(features.test_idx, max_test, runs, steps)
     fit_rows = train
     if calibration and calibration["method"] == "split":
         fit_rows, _ = split_rows(train, calibration["fraction"], seed)
@@ -106,7 +146,8 @@ def fit_evaluate(
     pred = estimator.predict(X[test])
     t2 = time.perf_counter()
     metrics = {
-        **regression_metrics(y[test], pred),
+        **regression_metrics(y[test], pred, weights),
+        "n_test_split": int(len(features.test_idx)),
         "n_train": int(len(train)),
         "n_images": int(len(features)),  # the dataset's, whose features were timed
         "frac": frac,
@@ -118,11 +159,13 @@ def fit_evaluate(
         },
     }
     table = pd.DataFrame({"index": test, "true": y[test], "predicted": pred})
+    if len(test) < len(features.test_idx):
+        table["weight"] = weights  # how many test images each scored one stands for
     if calibration:
         options = {k: v for k, v in calibration.items() if k != "fraction"}
         conformal = calibrate(estimator, X, y, train, fit_rows, seed=seed, groups=groups, **options)
         table["lower"], table["upper"] = conformal.intervals(pred)
-        metrics.update(conformal.evaluate(y[test], pred))
+        metrics.update(conformal.evaluate(y[test], pred, weights))
         metrics["n_fit"] = int(len(fit_rows))
         metrics["seconds"]["calibration"] = time.perf_counter() - t2
         estimator.conformal_ = conformal
