@@ -128,6 +128,8 @@ def test_stratified_subset_estimates_the_rmse_of_runs_whose_error_decays_fast():
     assert abs(evenly / full - 1) > 0.1  # the plain subset misjudges it: the test has power
     with pytest.raises(ValueError, match="strata"):
         evaluation_subset(test_idx, 20, runs, steps)
+    with pytest.raises(ValueError, match="both the run and the step"):
+        evaluation_subset(test_idx, 500, runs)
 
 
 def test_fit_evaluate_weights_its_metrics_and_table_by_the_stratified_subset():

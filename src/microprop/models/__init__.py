@@ -60,6 +60,8 @@ def evaluation_subset(
     test_idx = np.asarray(test_idx)
     if max_test < 0:
         raise ValueError(f"max_test must be >= 0 (0: every test image), got {max_test}")
+    if (runs is None) != (steps is None):
+        raise ValueError("a stratified test subset needs both the run and the step of every row")
     if not max_test or len(test_idx) <= max_test:
         return test_idx, np.ones(len(test_idx))
     if runs is None:
