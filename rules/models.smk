@@ -6,7 +6,7 @@
 rule train_pcr:
     input:
         features=lambda w: f"results/features/{w.dataset}/{feature_of(w.model)}.h5",
-        data="results/data/{dataset}.h5",  # run ids: leave-runs-out calibration
+        data="results/data/{dataset}.h5",  # runs and steps: leave-runs-out calibration, test subset
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
@@ -39,7 +39,7 @@ rule train_pcr:
 rule train_svr:
     input:
         unpack(svr_inputs),
-        data="results/data/{dataset}.h5",  # run ids: leave-runs-out calibration
+        data="results/data/{dataset}.h5",  # runs and steps: leave-runs-out calibration, test subset
     output:
         metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
         predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",

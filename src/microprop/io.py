@@ -187,7 +187,11 @@ def verify_checksum(path, attrs: Mapping, *arrays: np.ndarray) -> None:
 
 
 def run_steps(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The run and step of every row of a dataset file ((None, None) without runs)."""
+    """The run and step of every row of a dataset file ((None, None) without runs).
+
+    The runs group CH's rows for leave-runs-out calibration; runs and steps stratify its
+    test subset (:func:`microprop.models.evaluation_subset`).
+    """
     with open_h5(path) as f:
         if "run" in f and "step" in f:
             return f["run"][()], f["step"][()]

@@ -410,14 +410,6 @@ def calibrate(
     return Conformal(sets, seed=seed, **options)
 
 
-def run_groups(path) -> np.ndarray | None:
-    """The run id of every row of a dataset file (None for a dataset without runs)."""
-    from microprop.io import open_h5
-
-    with open_h5(path) as f:
-        return f["run"][()] if "run" in f else None
-
-
 def coverage_curve(conformal: Conformal, true, pred, levels) -> dict[str, np.ndarray]:
     """Empirical coverage at each nominal level, per score, of the primary calibration.
 

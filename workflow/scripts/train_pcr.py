@@ -5,14 +5,13 @@ from microprop.io import load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
 from microprop.models.run import feature_record, write_model_outputs
-from microprop.uncertainty import run_groups
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 w = sm.wildcards
 
 features = load_features(sm.input.features)
-runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
+runs, steps = run_steps(sm.input.data)  # CH: leave-runs-out calibration, test subset
 model, metrics, table = fit_evaluate(
     PiecewiseConstantRegressor(
         bin_width=sm.params.bin_width, log_features=tuple(sm.params.log_features)
@@ -21,7 +20,7 @@ model, metrics, table = fit_evaluate(
     float(w.frac),
     int(w.seed),
     calibration=sm.params.calibration,
-    groups=run_groups(sm.input.data) if sm.params.group_by_run else None,
+    groups=runs if sm.params.group_by_run else None,
     max_test=sm.params.max_test,
     runs=runs,
     steps=steps,

@@ -14,7 +14,6 @@ from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_record, write_model_outputs
 from microprop.models.svr import grid_svr, tune_svr
-from microprop.uncertainty import run_groups
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -82,14 +81,14 @@ else:
     hyper, search = dict(p.hyperparameters), None
 if search:
     log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
-runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
+runs, steps = run_steps(sm.input.data)  # CH: leave-runs-out calibration, test subset
 model, metrics, table = fit_evaluate(
     SVRegressor(**hyper, **options),
     features,
     frac,
     seed,
     calibration=p.calibration,
-    groups=run_groups(sm.input.data) if p.group_by_run else None,
+    groups=runs if p.group_by_run else None,
     max_test=p.max_test,
     runs=runs,
     steps=steps,

@@ -70,7 +70,8 @@ def evaluation_subset(
     runs, steps = np.asarray(runs)[test_idx], np.asarray(steps)[test_idx]
     strata = []
     for run in np.unique(runs):
-        rows = test_idx[runs == run][np.argsort(steps[runs == run], kind="stable")]
+        in_run = runs == run
+        rows = test_idx[in_run][np.argsort(steps[in_run], kind="stable")]
         position = np.arange(len(rows))
         octave = np.floor(np.log2(np.maximum(position, 1))).astype(int) + (position > 0)
         strata += [rows[octave == k] for k in np.unique(octave)]
