@@ -18,6 +18,7 @@ rule autoencoder:
         data="results/data/{dataset}.h5",
     output:
         features="results/features/{dataset}/latent.h5",
+        codes="results/features/{dataset}/latent_codes.h5",
         model="results/features/{dataset}/autoencoder.pt",
         summary="results/features/{dataset}/autoencoder.json",
     log:
@@ -45,6 +46,7 @@ rule autoencoder:
                 "max_train",
             )
         },
+        pooling={k: LATENT_CONFIG[k] for k in ("pooling", "shift_step")},
         seed=config["seed"],
     script:
         "../workflow/scripts/train_autoencoder.py"
@@ -135,7 +137,7 @@ rule fig_semisupervised:
 rule design_study:
     input:
         data="results/data/ch.h5",
-        latent="results/features/ch/latent.h5",
+        codes="results/features/ch/latent_codes.h5",
         model="results/features/ch/autoencoder.pt",
     output:
         csv="results/tables/design_ch.csv",

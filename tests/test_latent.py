@@ -20,6 +20,8 @@ from microprop.features.latent import (
     ConvAutoencoder,
     decode,
     encode,
+    invariant_codes,
+    latent_features,
     load_autoencoder,
     reconstruction_rmse,
     save_autoencoder,
@@ -94,6 +96,37 @@ def test_a_shifted_image_gives_the_shifted_reconstruction(shift):
     # a shift by less than the stride is not exact (the code is a 4 x 4 map)
     off = decode(ae, encode(ae, np.roll(image, (3, 0), axis=(1, 2))))
     assert np.abs(off - np.roll(rec, (3, 0), axis=(1, 2))).max() > 0.01
+
+
+def test_pooled_codes_are_invariant_to_the_orbit_and_only_to_it():
+    """The orbit-pooled codes of latent-svr do not change under D4 and shifts by
+    multiples of shift_step; they do under a 1-pixel shift and differ between images."""
+    torch_threads_one()
+    torch.manual_seed(0)
+    ae = ConvAutoencoder(latent_size=16, channels=(8, 16, 32, 64))
+    for p in ae.parameters():
+        nn.init.normal_(p, std=0.3)
+    images = np.random.default_rng(1).integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    pooled = invariant_codes(ae, images, shift_step=8)
+    assert pooled.shape == (2, 16) and pooled[0].std() > 1e-3
+    assert np.abs(pooled[0] - pooled[1]).max() > 1e-3
+    moved = [
+        np.roll(images, (8, 24), axis=(1, 2)),
+        np.flip(images, axis=2),
+        np.rot90(np.roll(images, (-40, 0), axis=(1, 2)), k=3, axes=(1, 2)),
+        np.swapaxes(images, 1, 2),
+    ]
+    for m in moved:
+        assert np.allclose(
+            invariant_codes(ae, np.ascontiguousarray(m), shift_step=8), pooled, atol=1e-5
+        )
+    off = invariant_codes(ae, np.roll(images, (1, 0), axis=(1, 2)), shift_step=8)
+    assert np.abs(off - pooled).max() > 1e-4
+    assert np.array_equal(latent_features(ae, images, pooling="none"), encode(ae, images))
+    with pytest.raises(ValueError, match="divide the encoder stride"):
+        invariant_codes(ae, images, shift_step=3)
+    with pytest.raises(ValueError, match="unknown latent pooling"):
+        latent_features(ae, images, pooling="mean")
 
 
 def test_design_loop_reaches_the_known_optimum_of_a_toy_model():

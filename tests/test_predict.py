@@ -37,17 +37,20 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
 
         embed = {"weights": "random", "image_size": 64}
         features = ResNetEmbedding(weights="random", seed=0).fit().transform(ds.images)
-    elif feature == "latent":  # an (untrained) autoencoder's codes, as the rule writes them
-        from microprop.features.latent import ConvAutoencoder, encode, save_autoencoder
+    elif feature == "latent":  # an (untrained) autoencoder's pooled codes, as the rule writes them
+        from microprop.features.latent import ConvAutoencoder, latent_features, save_autoencoder
 
         ae = ConvAutoencoder(latent_size=16, channels=(8, 16, 32, 64))
         save_autoencoder(ae, tmp_path / "autoencoder.pt")
-        features = encode(ae, ds.images)
+        pooling = {"pooling": "orbit", "shift_step": 8}
+        features = latent_features(ae, ds.images, **pooling)
     elif feature:
         features = FEATURES[feature]().fit_transform(ds.images)
     if feature:
-        extra = {"autoencoder": str(tmp_path / "autoencoder.pt")} if feature == "latent" else {}
-        write_features(tmp_path / f"{feature}.h5", features, ds, {"options": {}, **extra})
+        extra, options = {}, {}
+        if feature == "latent":
+            extra, options = {"autoencoder": str(tmp_path / "autoencoder.pt")}, pooling
+        write_features(tmp_path / f"{feature}.h5", features, ds, {"options": options, **extra})
         from microprop.io import load_features
 
         data = load_features(tmp_path / f"{feature}.h5")

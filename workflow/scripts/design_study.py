@@ -17,7 +17,7 @@ log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
 
 ds = load_dataset(sm.input.data)
-codes = load_features(sm.input.latent).images
+codes = load_features(sm.input.codes).images
 ae = load_autoencoder(sm.input.model)
 params = CHParams.from_config(sm.params.ch)
 table, fields, summary = design_study(

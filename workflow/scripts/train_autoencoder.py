@@ -1,5 +1,7 @@
 """Rule autoencoder: the periodic autoencoder on the training images (labels unused),
-the feature set `latent` (every image encoded) and the test reconstruction error."""
+the raw codes of every image (latent_codes.h5, the latent space), the feature set
+`latent` (latent.h5: the codes pooled to invariant features, or the raw codes) and the
+test reconstruction error."""
 
 import json
 import time
@@ -8,6 +10,7 @@ import torch
 
 from microprop.features.latent import (
     encode,
+    latent_features,
     reconstruction_rmse,
     save_autoencoder,
     train_autoencoder,
@@ -20,6 +23,7 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
 options = dict(sm.params.options)
+pooling = dict(sm.params.pooling)
 max_train, seed = options.pop("max_train"), sm.params.seed
 
 ds = load_dataset(sm.input.data)
@@ -36,6 +40,10 @@ t0 = time.perf_counter()
 ae, history = train_autoencoder(ds.images[train], seed=seed, **options)
 codes = encode(ae, ds.images)
 seconds = time.perf_counter() - t0
+t1 = time.perf_counter()
+features = codes if pooling["pooling"] == "none" else latent_features(ae, ds.images, **pooling)
+pooling_seconds = time.perf_counter() - t1
+log.info("latent features (pooling %s): %.0f s", pooling, pooling_seconds)
 rmse = {
     "train": reconstruction_rmse(ae, ds.images[train]),
     "test": reconstruction_rmse(ae, ds.images[ds.test_idx]),
@@ -56,6 +64,8 @@ summary = {
     "n_train": len(train),
     "reconstruction_rmse": rmse,
     "seconds": seconds,
+    "pooling": pooling,
+    "pooling_seconds": pooling_seconds,
     "threads": sm.threads,
     **history,
 }
@@ -69,6 +79,8 @@ attrs = {
     "fitted_on": "train",
     "autoencoder": sm.output.model,  # latent-svr predicts from images with it
 }
-write_features(sm.output.features, codes, ds, attrs)
+write_features(sm.output.codes, codes, ds, {**attrs, "pooling": "none"})
+attrs["options"] = {**attrs["options"], **pooling}  # latent_features() options
+write_features(sm.output.features, features, ds, {**attrs, "seconds": seconds + pooling_seconds})
 with atomic_path(sm.output.summary) as tmp:
     tmp.write_text(json.dumps(summary, indent=2))

@@ -20,6 +20,16 @@ validation part of the training images for early stopping (best epoch restored),
 unused. :func:`fit_torch` is the one training loop (also used by the property models of
 :mod:`microprop.design`). Saved as a ``torch`` state dict with its settings
 (``torch.load(weights_only=True)``).
+
+Invariant features (:func:`invariant_codes`, the feature set ``latent`` of ``latent-svr``):
+the code is a map, so it moves with the structure; a property does not. Sorting each
+channel's grid values makes it invariant to any permutation of the cells, so to shifts by
+multiples of the stride; averaging the sorted code over the image's orbit under D4 and
+the shifts by multiples of ``shift_step`` inside one cell makes it invariant (to float
+round-off) to the group those generate. A regressor with few labels then need not learn
+the symmetries of the periodic square from them (the same argument as the symmetry-aware
+CNNs of :mod:`microprop.models.symmetry`). The raw codes stay the latent space of the
+design study.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from microprop.models.symmetry import make_periodic, random_symmetry
+from microprop.models.symmetry import ORDER, d4, make_periodic, random_symmetry
 
 log = logging.getLogger("microprop")
 
@@ -236,6 +246,54 @@ def encode(ae: ConvAutoencoder, images: np.ndarray, batch_size: int = 512) -> np
         for lo in range(0, len(images), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.empty((0, ae.latent_size), np.float32)
+
+
+@torch.no_grad()
+def invariant_codes(
+    ae: ConvAutoencoder, images: np.ndarray, shift_step: int = 4, batch_size: int = 256
+) -> np.ndarray:
+    """Orbit-pooled sorted codes (N, latent_size) float32 of uint8 images (N, H, W).
+
+    Each channel's ``grid``² code values are sorted; the sorted codes are averaged over
+    the 8 D4 transforms times the (stride / shift_step)² shifts of each image, so the
+    result does not change when the image is rotated, flipped or shifted periodically
+    by a multiple of ``shift_step`` (module docstring).
+
+    >>> ae = ConvAutoencoder(latent_size=16, image_size=64)
+    >>> x = np.random.default_rng(0).integers(0, 256, (2, 64, 64), dtype=np.uint8)
+    >>> moved = np.rot90(np.roll(x, (4, -8), axis=(1, 2)), axes=(1, 2))
+    >>> a, b = invariant_codes(ae, x), invariant_codes(ae, moved)
+    >>> a.shape, bool(np.allclose(a, b, atol=1e-5))
+    ((2, 16), True)
+    """
+    if shift_step < 1 or ae.stride % shift_step:
+        raise ValueError(f"shift_step {shift_step} must divide the encoder stride {ae.stride}")
+    ae.eval()
+    shifts = range(0, ae.stride, shift_step)
+    out = []
+    for lo in range(0, len(images), batch_size):
+        x = as_tensor(images[lo : lo + batch_size])
+        total = torch.zeros(len(x), ae.latent_channels, ae.grid**2)
+        for g in range(ORDER):
+            xg = d4(x, g)
+            for dy in shifts:
+                for dx in shifts:
+                    z = ae.encoder(torch.roll(xg, (dy, dx), dims=(-2, -1)))
+                    total += torch.sort(z.flatten(2), dim=-1).values
+        out.append((total / (ORDER * len(shifts) ** 2)).flatten(1))
+    return torch.cat(out).numpy() if out else np.empty((0, ae.latent_size), np.float32)
+
+
+def latent_features(
+    ae: ConvAutoencoder, images: np.ndarray, pooling: str = "orbit", shift_step: int = 4
+) -> np.ndarray:
+    """The feature set ``latent``: :func:`invariant_codes` (``pooling="orbit"``) or the raw
+    codes (``"none"``)."""
+    if pooling == "orbit":
+        return invariant_codes(ae, images, shift_step)
+    if pooling == "none":
+        return encode(ae, images)
+    raise ValueError(f"unknown latent pooling {pooling!r}: 'orbit' or 'none'")
 
 
 @torch.no_grad()

@@ -274,10 +274,15 @@ class TrainedModel:
                 return embedder.transform(images)
             components, mean = self.pca
             return (embedder.transform(images) - mean) @ components.T
-        if name == "latent":
-            from microprop.features.latent import encode, load_autoencoder
+        if name == "latent":  # models from before the pooling option saw the raw codes
+            from microprop.features.latent import latent_features, load_autoencoder
 
-            return encode(load_autoencoder(self.features["autoencoder"]), images)
+            return latent_features(
+                load_autoencoder(self.features["autoencoder"]),
+                images,
+                pooling=options.get("pooling", "none"),
+                shift_step=int(options.get("shift_step", 4)),
+            )
         transformer = feats.FEATURES[name](**options, n_jobs=os.cpu_count() or 1)
         return transformer.fit_transform(images)
 
