@@ -41,7 +41,7 @@ ae, history = train_autoencoder(ds.images[train], seed=seed, **options)
 codes = encode(ae, ds.images)
 seconds = time.perf_counter() - t0
 t1 = time.perf_counter()
-features = codes if pooling["pooling"] == "none" else latent_features(ae, ds.images, **pooling)
+features = latent_features(ae, ds.images, **pooling)  # pooling none: the codes again
 pooling_seconds = time.perf_counter() - t1
 log.info("latent features (pooling %s): %.0f s", pooling, pooling_seconds)
 rmse = {
