@@ -71,6 +71,7 @@ rule train_svr:
             "n_trials": SVR_CONFIG["n_trials"],
             "n_startup_trials": SVR_CONFIG["n_startup_trials"],
             "cv_folds": SVR_CONFIG["cv_folds"],
+            "cv_by_run": SVR_CONFIG["cv_by_run"],
             "C_range": SVR_CONFIG["C_range"],
             "gammas": SVR_CONFIG["gammas"],
             "epsilon_range": SVR_CONFIG["epsilon_range"],

@@ -148,6 +148,38 @@ def test_grid_svr_scales_with_the_labels_and_records_every_point():
     assert {p["gamma"] for p in info_pca["points"]} == {"scale", "auto"}
 
 
+def test_svr_searches_leave_whole_runs_out_when_given_runs():
+    """CH's test split is held-out runs: with runs as groups the CV scores fits on others.
+
+    Each run has its own offset, which a run-identifying feature makes learnable within a
+    run: shuffled folds reward learning it, run-grouped folds cannot, and their RMSE is the
+    mean of refits that never saw the held-out run.
+    """
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    rng = np.random.default_rng(8)
+    runs = np.repeat(np.arange(4), 40)
+    offset = np.array([-30.0, 10.0, 25.0, -5.0])
+    x = rng.uniform(-1, 1, len(runs))
+    X = np.column_stack([x, runs + rng.normal(0, 0.05, len(runs))])
+    y = 20 * x + offset[runs]
+    grid = {"C": [10.0], "epsilon": [0.01], "gamma": ["scale"]}
+    _, shuffled = grid_svr(X, y, grid, seed=0, cv_folds=4)
+    _, grouped = grid_svr(X, y, grid, seed=0, cv_folds=5, groups=runs)
+    assert shuffled["cv_groups"] == 0 and grouped["cv_groups"] == 4
+    assert grouped["cv_folds"] == 4  # min(cv_folds, runs)
+    assert grouped["best_cv_rmse"] > 3 * shuffled["best_cv_rmse"]
+    by_hand = []
+    for fit, held in LeaveOneGroupOut().split(X, y, runs):
+        model = SVRegressor(C=10.0 * y.std(), epsilon=0.01 * y.std(), gamma="scale")
+        pred = model.fit(X[fit], y[fit]).predict(X[held])
+        by_hand.append(np.sqrt(np.mean((pred - y[held]) ** 2)))
+    assert grouped["best_cv_rmse"] == pytest.approx(np.mean(by_hand), rel=1e-6)
+    # the TPE search takes the same folds
+    _, tpe = tune_svr(X, y, n_trials=2, seed=0, cv_folds=5, groups=runs)
+    assert tpe["cv_groups"] == 4 and tpe["cv_folds"] == 4
+
+
 def test_fraction_fits_every_preprocessing_step_on_its_training_subset():
     from microprop.io import TEST, TRAIN, Dataset
     from microprop.models import fit_evaluate, training_subset

@@ -27,6 +27,8 @@ train = training_subset(features.train_idx, frac, seed)
 X = features.images.reshape(len(features), -1)[train]
 y = features.property[train]
 s = p.search_options
+runs, steps = run_steps(sm.input.data)  # CH: run-grouped CV and calibration, test subset
+groups = runs[train] if s["cv_by_run"] and runs is not None else None
 method = p.method
 if method != "fixed" and len(train) < 2 * s["cv_folds"]:
     log.warning(
@@ -35,10 +37,11 @@ if method != "fixed" and len(train) < 2 * s["cv_folds"]:
     method = "fixed"
 if method == "tpe":
     log.info(
-        "TPE search: %d trials (%d random start-up), %d-fold CV, on up to %d of %d samples",
+        "TPE search: %d trials (%d random start-up), %d-fold CV%s, on up to %d of %d samples",
         s["n_trials"],
         s["n_startup_trials"],
         s["cv_folds"],
+        " leaving runs out" if groups is not None else "",
         s["max_samples"] or len(train),
         len(train),
     )
@@ -55,14 +58,16 @@ if method == "tpe":
         max_iter=s["max_iter"],
         n_startup_trials=s["n_startup_trials"],
         n_jobs=sm.resources.search_threads,
+        groups=groups,
         **options,
     )
 elif method == "grid":
     log.info(
-        "grid CV: %s (x std of the labels: %s), %d-fold, on up to %d of %d samples",
+        "grid CV: %s (x std of the labels: %s), %d-fold%s, on up to %d of %d samples",
         s["grid"],
         s["relative"],
         s["cv_folds"],
+        " leaving runs out" if groups is not None else "",
         s["grid_max_samples"] or len(train),
         len(train),
     )
@@ -75,13 +80,13 @@ elif method == "grid":
         max_samples=s["grid_max_samples"],
         relative=s["relative"],
         n_jobs=sm.resources.search_threads,
+        groups=groups,
         **options,
     )
 else:
     hyper, search = dict(p.hyperparameters), None
 if search:
     log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
-runs, steps = run_steps(sm.input.data)  # CH: leave-runs-out calibration, test subset
 model, metrics, table = fit_evaluate(
     SVRegressor(**hyper, **options),
     features,

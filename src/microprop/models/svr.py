@@ -25,6 +25,10 @@ Hyperparameters, chosen on the training data only:
   C log-uniform in (1e-5, 1e6), gamma in {scale, auto}, epsilon uniform in (0.1, 0.5),
   scored by k-fold CV RMSE; every trial is returned (the training rule writes them to
   ``trials.csv`` beside the model).
+
+Both leave whole groups out of each CV fold when given one label per sample
+(``groups``; the workflow passes CH's run, ``models.svr.cv_by_run``): the CV then scores
+what the test split scores, a fit on other runs (:func:`cv_folds_for`).
 """
 
 from __future__ import annotations
@@ -207,12 +211,48 @@ class SVRegressor(RegressorMixin, BaseEstimator):
         return model
 
 
-def _subsample(X, y, max_samples: int, seed: int):
-    """A seeded random subset of ``max_samples`` rows (all rows when fewer or 0)."""
+def _subsample(X, y, max_samples: int, seed: int, groups=None):
+    """A seeded random subset of ``max_samples`` rows (all rows when fewer or 0).
+
+    Returns the rows of ``X``, ``y`` and ``groups`` (None stays None).
+    """
+    groups = None if groups is None else np.asarray(groups)
     if max_samples and len(y) > max_samples:
         keep = np.sort(np.random.default_rng([seed, 2]).permutation(len(y))[:max_samples])
-        return X[keep], y[keep]
-    return X, y
+        return X[keep], y[keep], None if groups is None else groups[keep]
+    return X, y, groups
+
+
+def _n_groups(groups) -> int:
+    """How many groups the CV folds left out whole (0: shuffled k-fold)."""
+    n = 0 if groups is None else len(np.unique(groups))
+    return n if n >= 2 else 0
+
+
+def cv_folds_for(n: int, cv_folds: int, seed: int, groups=None) -> list:
+    """The (fit, held-out) index pairs of the hyperparameter CV on ``n`` samples.
+
+    Without ``groups``: shuffled k-fold. With ``groups`` of two or more values: group
+    k-fold (``min(cv_folds, number of groups)`` folds), so no group is on both sides of a
+    fold. CH's test split is whole held-out runs, and snapshots of one run are near
+    copies of their neighbours in time: shuffled folds score a fit on its own run's
+    neighbours and so favour fits that interpolate within runs (large C), which do not
+    carry over to a new run. One group only: k-fold, as there is nothing to leave out.
+
+    >>> runs = np.array([0, 0, 1, 1, 2, 2])
+    >>> folds = cv_folds_for(6, 5, seed=0, groups=runs)
+    >>> len(folds), sorted(runs[b].tolist() for _, b in folds)
+    (3, [[0, 0], [1, 1], [2, 2]])
+    >>> len(cv_folds_for(6, 5, seed=0, groups=[7] * 6))
+    5
+    """
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is not None and len(np.unique(groups)) >= 2:
+        splitter = GroupKFold(n_splits=min(cv_folds, len(np.unique(groups))))
+        return list(splitter.split(np.zeros(n), groups=np.asarray(groups)))
+    splitter = KFold(n_splits=min(cv_folds, n), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(n)))
 
 
 def _cv_scores(estimator, X, y, folds, n_jobs: int) -> tuple[float, float, int]:
@@ -248,15 +288,18 @@ def grid_svr(
     max_samples: int = 0,
     relative: bool = True,
     n_jobs: int = 1,
+    groups=None,
     **fixed,
 ) -> tuple[dict, dict]:
     """k-fold CV over a grid of C, epsilon, gamma; returns the best values and the scores.
 
     ``grid`` has lists ``C``, ``epsilon`` and ``gamma``; with ``relative`` C and epsilon
     are multiples of the standard deviation of ``y`` (all training labels given, before
-    any ``max_samples`` subset). ``fixed`` are further :class:`SVRegressor` options
-    (``standardize``, ``n_components``). Standardized inputs make gamma 'scale' and 'auto'
-    the same number (1/n_features), so 'auto' is then tried only if it differs.
+    any ``max_samples`` subset). ``groups`` (one label per sample, e.g. CH's run) makes
+    the folds leave whole groups out (:func:`cv_folds_for`). ``fixed`` are further
+    :class:`SVRegressor` options (``standardize``, ``n_components``). Standardized inputs
+    make gamma 'scale' and 'auto' the same number (1/n_features), so 'auto' is then tried
+    only if it differs.
 
     >>> rng = np.random.default_rng(0); X = rng.uniform(-1, 1, (80, 1)); y = 5 * X[:, 0]
     >>> best, info = grid_svr(X, y, {"C": [0.1, 10], "epsilon": [0.01], "gamma": ["scale"]},
@@ -268,10 +311,8 @@ def grid_svr(
     y = np.asarray(y, dtype=np.float64)
     label_std = float(y.std()) if relative else 1.0
     label_std = label_std if label_std > 0 else 1.0
-    Xs, ys = _subsample(X, y, max_samples, seed)
-    from sklearn.model_selection import KFold
-
-    folds = KFold(n_splits=min(cv_folds, len(ys)), shuffle=True, random_state=seed)
+    Xs, ys, gs = _subsample(X, y, max_samples, seed, groups)
+    folds = cv_folds_for(len(ys), cv_folds, seed, gs)
     gammas = list(dict.fromkeys(grid["gamma"]))
     if fixed.get("standardize", True) and not fixed.get("n_components"):
         if "scale" in gammas and "auto" in gammas and np.all(Xs.std(axis=0) > 0):
@@ -299,7 +340,8 @@ def grid_svr(
     info = {
         "method": "grid",
         "n_trials": len(points),
-        "cv_folds": folds.get_n_splits(),
+        "cv_folds": len(folds),
+        "cv_groups": _n_groups(gs),
         "n_samples": int(len(ys)),
         "label_std": label_std,
         "relative": bool(relative),
@@ -324,6 +366,7 @@ def tune_svr(
     max_iter: int = -1,
     n_startup_trials: int = 10,
     n_jobs: int = 1,
+    groups=None,
     **fixed,
 ) -> tuple[dict, dict]:
     """TPE search (optuna) over Table B.3's space; k-fold CV RMSE on the given training data.
@@ -333,8 +376,8 @@ def tune_svr(
     start-up), the rest follow TPE. ``max_samples`` > 0 runs the search on a seeded
     random subset of that many training samples (the caller fits the final model on all).
     ``max_iter`` > 0 caps libsvm; fold fits that hit the cap are counted per trial and in
-    total (``n_capped_fits``). Returns the best ``{"C", "gamma", "epsilon"}`` and a summary
-    whose ``trials`` lists every trial.
+    total (``n_capped_fits``). ``groups`` as in :func:`grid_svr`. Returns the best
+    ``{"C", "gamma", "epsilon"}`` and a summary whose ``trials`` lists every trial.
 
     >>> rng = np.random.default_rng(0); X = rng.uniform(-1, 1, (60, 1)); y = 5 * X[:, 0]
     >>> best, info = tune_svr(X, y, n_trials=3, seed=0, cv_folds=3)
@@ -342,12 +385,11 @@ def tune_svr(
     (['C', 'epsilon', 'gamma'], 3, 3)
     """
     import optuna
-    from sklearn.model_selection import KFold
 
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y, dtype=np.float64)
-    X, y = _subsample(X, y, max_samples, seed)
-    folds = KFold(n_splits=min(cv_folds, len(y)), shuffle=True, random_state=seed)
+    X, y, groups = _subsample(X, y, max_samples, seed, groups)
+    folds = cv_folds_for(len(y), cv_folds, seed, groups)
     trials = []
 
     def objective(trial: optuna.Trial) -> float:
@@ -386,7 +428,8 @@ def tune_svr(
         "method": "tpe",
         "n_trials": len(study.trials),
         "n_startup_trials": int(n_startup_trials),
-        "cv_folds": folds.get_n_splits(),
+        "cv_folds": len(folds),
+        "cv_groups": _n_groups(groups),
         "n_samples": int(len(y)),
         "best_trial": int(study.best_trial.number),
         "best_cv_rmse": float(study.best_value),
