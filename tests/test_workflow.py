@@ -382,6 +382,21 @@ def test_models_below_fraction_one_score_the_same_max_test_images(smoke_run, dat
 
 
 @pytest.mark.workflow
+def test_svr_searches_leave_whole_ch_runs_out(smoke_run):
+    """CH's SVR CV folds are its training runs (models.svr.cv_by_run); Ising has no runs."""
+    config = load_config(SMOKE)
+    train_runs = config["ch"]["n_runs"] - config["ch"]["n_test_runs"]
+    assert train_runs >= 2, "the smoke config must give the CV two runs to leave out"
+    for dataset, groups in (("ising", 0), ("ch", train_runs)):
+        for model in ("grad-svr", "physfeat2-svr"):  # grid CV and TPE search
+            path = smoke_run / f"results/models/{dataset}/{model}/frac1.0/seed0/metrics.json"
+            cv = json.loads(path.read_text())["cv"]
+            assert cv["cv_groups"] == groups, (dataset, model)
+            if groups:
+                assert cv["cv_folds"] == min(groups, config["models"]["svr"]["cv_folds"])
+
+
+@pytest.mark.workflow
 def test_table2_lists_every_model(smoke_run):
     config = load_config(SMOKE)
     md = (smoke_run / "results/tables/table2.md").read_text()
