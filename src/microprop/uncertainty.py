@@ -352,23 +352,53 @@ def split_rows(train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(train[perm[n_cal:]]), np.sort(train[perm[:n_cal]])
 
 
+def n_groups(groups) -> int:
+    """How many groups folds can leave out whole: 0 without ``groups`` or with one group.
+
+    >>> n_groups(None), n_groups([3, 3]), n_groups([0, 1, 1])
+    (0, 0, 2)
+    """
+    n = 0 if groups is None else len(np.unique(groups))
+    return n if n >= 2 else 0
+
+
+def fold_pairs(n: int, folds: int, seed: int, groups=None) -> list:
+    """The (fit, held-out) index pairs of a K-fold CV on ``n`` samples.
+
+    Without ``groups``: shuffled K-fold. With ``groups`` (one label per sample) of two or
+    more values: group K-fold (``min(folds, number of groups)`` folds), so no group is on
+    both sides of a fold. CH's test split is whole held-out runs, and snapshots of one run
+    are near copies of their neighbours in time: shuffled folds score a fit on its own
+    run's neighbours (and so favour fits that interpolate within runs), which does not
+    carry over to a new run. One group only: K-fold, as there is nothing to leave out.
+
+    >>> runs = np.array([0, 0, 1, 1, 2, 2])
+    >>> pairs = fold_pairs(6, 5, seed=0, groups=runs)
+    >>> len(pairs), sorted(runs[b].tolist() for _, b in pairs)
+    (3, [[0, 0], [1, 1], [2, 2]])
+    >>> len(fold_pairs(6, 5, seed=0, groups=[7] * 6))
+    5
+    """
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if n_groups(groups):
+        splitter = GroupKFold(n_splits=min(folds, n_groups(groups)))
+        return list(splitter.split(np.zeros(n), groups=np.asarray(groups)))
+    splitter = KFold(n_splits=min(folds, n), shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(n)))
+
+
 def out_of_fold(estimator, X, y, rows, folds: int, seed: int, groups=None) -> np.ndarray:
     """Out-of-fold predictions of ``rows`` by clones of ``estimator`` (K-fold CV).
 
-    With ``groups`` (one label per dataset row) the folds are whole groups (GroupKFold,
-    at most one fold per group): no group is in a fold's training and its predictions.
+    With ``groups`` (one label per dataset row) the folds are whole groups
+    (:func:`fold_pairs`): no group is in a fold's training and its predictions.
     """
-    from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
 
-    if groups is None:
-        cv, fold_groups = (
-            KFold(n_splits=min(folds, len(rows)), shuffle=True, random_state=seed),
-            None,
-        )
-    else:
-        fold_groups = np.asarray(groups)[rows]
-        cv = GroupKFold(n_splits=min(folds, len(np.unique(fold_groups))))
-    return cross_val_predict(clone(estimator), X[rows], y[rows], cv=cv, groups=fold_groups)
+    fold_groups = None if groups is None else np.asarray(groups)[rows]
+    pairs = fold_pairs(len(rows), folds, seed, fold_groups)
+    return cross_val_predict(clone(estimator), X[rows], y[rows], cv=pairs)
 
 
 def calibrate(
@@ -397,7 +427,7 @@ def calibrate(
     if method == "cv":
         pred = out_of_fold(estimator, X, y, train, folds, seed) if len(train) >= 2 else y[:0]
         sets = [CalibrationSet("cv", train[: len(pred)], y[train][: len(pred)], pred)]
-        if groups is not None and len(np.unique(np.asarray(groups)[train])) >= 2:
+        if groups is not None and n_groups(np.asarray(groups)[train]):
             pred = out_of_fold(estimator, X, y, train, folds, seed, groups)
             sets.append(CalibrationSet("runs", train, y[train], pred))
     else:

@@ -28,7 +28,8 @@ Hyperparameters, chosen on the training data only:
 
 Both leave whole groups out of each CV fold when given one label per sample
 (``groups``; the workflow passes CH's run, ``models.svr.cv_by_run``): the CV then scores
-what the test split scores, a fit on other runs (:func:`cv_folds_for`).
+what the test split scores, a fit on other runs (the folds are
+:func:`microprop.uncertainty.fold_pairs`, which the conformal calibration uses too).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+
+from microprop.uncertainty import fold_pairs, n_groups
 
 log = logging.getLogger("microprop")
 
@@ -223,38 +226,6 @@ def _subsample(X, y, max_samples: int, seed: int, groups=None):
     return X, y, groups
 
 
-def _n_groups(groups) -> int:
-    """How many groups the CV folds left out whole (0: shuffled k-fold)."""
-    n = 0 if groups is None else len(np.unique(groups))
-    return n if n >= 2 else 0
-
-
-def cv_folds_for(n: int, cv_folds: int, seed: int, groups=None) -> list:
-    """The (fit, held-out) index pairs of the hyperparameter CV on ``n`` samples.
-
-    Without ``groups``: shuffled k-fold. With ``groups`` of two or more values: group
-    k-fold (``min(cv_folds, number of groups)`` folds), so no group is on both sides of a
-    fold. CH's test split is whole held-out runs, and snapshots of one run are near
-    copies of their neighbours in time: shuffled folds score a fit on its own run's
-    neighbours and so favour fits that interpolate within runs (large C), which do not
-    carry over to a new run. One group only: k-fold, as there is nothing to leave out.
-
-    >>> runs = np.array([0, 0, 1, 1, 2, 2])
-    >>> folds = cv_folds_for(6, 5, seed=0, groups=runs)
-    >>> len(folds), sorted(runs[b].tolist() for _, b in folds)
-    (3, [[0, 0], [1, 1], [2, 2]])
-    >>> len(cv_folds_for(6, 5, seed=0, groups=[7] * 6))
-    5
-    """
-    from sklearn.model_selection import GroupKFold, KFold
-
-    if groups is not None and len(np.unique(groups)) >= 2:
-        splitter = GroupKFold(n_splits=min(cv_folds, len(np.unique(groups))))
-        return list(splitter.split(np.zeros(n), groups=np.asarray(groups)))
-    splitter = KFold(n_splits=min(cv_folds, n), shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(n)))
-
-
 def _cv_scores(estimator, X, y, folds, n_jobs: int) -> tuple[float, float, int]:
     """Mean and spread of the k-fold CV RMSE, and how many fold fits hit ``max_iter``.
 
@@ -296,10 +267,10 @@ def grid_svr(
     ``grid`` has lists ``C``, ``epsilon`` and ``gamma``; with ``relative`` C and epsilon
     are multiples of the standard deviation of ``y`` (all training labels given, before
     any ``max_samples`` subset). ``groups`` (one label per sample, e.g. CH's run) makes
-    the folds leave whole groups out (:func:`cv_folds_for`). ``fixed`` are further
-    :class:`SVRegressor` options (``standardize``, ``n_components``). Standardized inputs
-    make gamma 'scale' and 'auto' the same number (1/n_features), so 'auto' is then tried
-    only if it differs.
+    the folds leave whole groups out (:func:`microprop.uncertainty.fold_pairs`). ``fixed``
+    are further :class:`SVRegressor` options (``standardize``, ``n_components``).
+    Standardized inputs make gamma 'scale' and 'auto' the same number (1/n_features), so
+    'auto' is then tried only if it differs.
 
     >>> rng = np.random.default_rng(0); X = rng.uniform(-1, 1, (80, 1)); y = 5 * X[:, 0]
     >>> best, info = grid_svr(X, y, {"C": [0.1, 10], "epsilon": [0.01], "gamma": ["scale"]},
@@ -312,7 +283,7 @@ def grid_svr(
     label_std = float(y.std()) if relative else 1.0
     label_std = label_std if label_std > 0 else 1.0
     Xs, ys, gs = _subsample(X, y, max_samples, seed, groups)
-    folds = cv_folds_for(len(ys), cv_folds, seed, gs)
+    folds = fold_pairs(len(ys), cv_folds, seed, gs)
     gammas = list(dict.fromkeys(grid["gamma"]))
     if fixed.get("standardize", True) and not fixed.get("n_components"):
         if "scale" in gammas and "auto" in gammas and np.all(Xs.std(axis=0) > 0):
@@ -341,7 +312,7 @@ def grid_svr(
         "method": "grid",
         "n_trials": len(points),
         "cv_folds": len(folds),
-        "cv_groups": _n_groups(gs),
+        "cv_groups": n_groups(gs),
         "n_samples": int(len(ys)),
         "label_std": label_std,
         "relative": bool(relative),
@@ -389,7 +360,7 @@ def tune_svr(
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y, dtype=np.float64)
     X, y, groups = _subsample(X, y, max_samples, seed, groups)
-    folds = cv_folds_for(len(y), cv_folds, seed, groups)
+    folds = fold_pairs(len(y), cv_folds, seed, groups)
     trials = []
 
     def objective(trial: optuna.Trial) -> float:
@@ -429,7 +400,7 @@ def tune_svr(
         "n_trials": len(study.trials),
         "n_startup_trials": int(n_startup_trials),
         "cv_folds": len(folds),
-        "cv_groups": _n_groups(groups),
+        "cv_groups": n_groups(groups),
         "n_samples": int(len(y)),
         "best_trial": int(study.best_trial.number),
         "best_cv_rmse": float(study.best_value),
