@@ -12,7 +12,8 @@ constant interval would need to cover the same share c of that third's images (t
 the c-quantile of |true - predicted| there, an evaluation on the test residuals, not a
 calibration). A ratio below 1 is what adaptivity buys inside the third. Reads each model
 directory's ``predictions.csv`` (columns true, predicted, lower, upper; weights if
-present). Ends with one JSON line.
+present); coverage and width per third are :func:`microprop.uncertainty.interval_summary`'s.
+Ends with one JSON line.
 """
 
 import argparse
@@ -35,19 +36,20 @@ def main() -> None:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--edges", type=float, nargs=4, default=[0.0, 85.0, 170.0, 255.0])
     args = ap.parse_args()
+    from microprop.uncertainty import THIRDS, interval_summary
+
     out = {"edges": args.edges, "models": {}}
     for d in args.models:
         t = pd.read_csv(d / "predictions.csv")
         w = t["weight"].to_numpy() if "weight" in t else np.ones(len(t))
         y, p = t["true"].to_numpy(), t["predicted"].to_numpy()
-        covered = (y >= t["lower"].to_numpy()) & (y <= t["upper"].to_numpy())
-        width = (t["upper"] - t["lower"]).to_numpy()
+        summary = interval_summary(y, t["lower"], t["upper"], args.edges, weights=w)
+        # the thirds as interval_summary cuts them
+        third = np.clip(np.searchsorted(np.asarray(args.edges)[1:-1], y, side="right"), 0, 2)
         rows = {}
-        bounds = zip(("low", "mid", "high"), args.edges[:-1], args.edges[1:], strict=True)
-        for name, lo, hi in bounds:
-            k = (y >= lo) & ((y < hi) | (hi == args.edges[-1]))
-            cov = float(np.average(covered[k], weights=w[k]))
-            adaptive = float(np.average(width[k], weights=w[k]))
+        for i, name in enumerate(THIRDS):
+            k = third == i
+            cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
             constant = 2.0 * weighted_quantile(np.abs(y - p)[k], cov, w[k])
             rows[name] = {
                 "n": int(k.sum()),
