@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--edges", type=float, nargs=4, default=[0.0, 85.0, 170.0, 255.0])
     args = ap.parse_args()
-    from microprop.uncertainty import THIRDS, interval_summary
+    from microprop.uncertainty import THIRDS, interval_summary, third_index
 
     out = {"edges": args.edges, "models": {}}
     for d in args.models:
@@ -44,8 +44,7 @@ def main() -> None:
         w = t["weight"].to_numpy() if "weight" in t else np.ones(len(t))
         y, p = t["true"].to_numpy(), t["predicted"].to_numpy()
         summary = interval_summary(y, t["lower"], t["upper"], args.edges, weights=w)
-        # the thirds as interval_summary cuts them
-        third = np.clip(np.searchsorted(np.asarray(args.edges)[1:-1], y, side="right"), 0, 2)
+        third = third_index(y, args.edges)  # the thirds interval_summary averages over
         rows = {}
         for i, name in enumerate(THIRDS):
             k = third == i

@@ -312,6 +312,17 @@ class Conformal:
             )
 
 
+def third_index(true, edges) -> np.ndarray:
+    """Which third (0 low, 1 mid, 2 high; :data:`THIRDS`) of ``edges`` each label is in.
+
+    Labels outside ``edges`` join the nearest third.
+
+    >>> third_index([-1.0, 3.0, 5.0, 9.0, 12.0], [0, 3, 6, 9]).tolist()
+    [0, 1, 1, 2, 2]
+    """
+    return np.clip(np.searchsorted(np.asarray(edges)[1:-1], true, side="right"), 0, 2)
+
+
 def interval_summary(true, lower, upper, edges, weights=None) -> dict:
     """Empirical coverage, mean width and mean width per third of the property range.
 
@@ -325,7 +336,7 @@ def interval_summary(true, lower, upper, edges, weights=None) -> dict:
     true, lower, upper = (np.asarray(v, dtype=np.float64) for v in (true, lower, upper))
     w = np.ones_like(true) if weights is None else np.asarray(weights, dtype=np.float64)
     width, covered = upper - lower, (lower <= true) & (true <= upper)
-    third = np.clip(np.searchsorted(np.asarray(edges)[1:-1], true, side="right"), 0, 2)
+    third = third_index(true, edges)
 
     def mean(values, mask):
         return float(np.average(values[mask], weights=w[mask])) if mask.any() else None
@@ -381,8 +392,8 @@ def fold_pairs(n: int, folds: int, seed: int, groups=None) -> list:
     """
     from sklearn.model_selection import GroupKFold, KFold
 
-    if n_groups(groups):
-        splitter = GroupKFold(n_splits=min(folds, n_groups(groups)))
+    if k := n_groups(groups):
+        splitter = GroupKFold(n_splits=min(folds, k))
         return list(splitter.split(np.zeros(n), groups=np.asarray(groups)))
     splitter = KFold(n_splits=min(folds, n), shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(n)))
