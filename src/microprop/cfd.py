@@ -326,6 +326,71 @@ def laminar_vorticity(p: CFDParams, reynolds: float) -> np.ndarray:
     return -k * np.cos(k * y) / (k**2 / reynolds + p.drag)
 
 
+# --- symmetries -------------------------------------------------------------------------
+#
+# Kolmogorov flow has no D4 symmetry (the forcing picks a direction) but a group of its
+# own (e.g. Chandler and Kerswell 2013): any shift along x, shifts along y by a period
+# 2 pi/k of the forcing, the rotation by pi, (x, y) -> (-x, -y) with w unchanged, and in
+# the continuum also the shift-reflect x -> -x, y -> y + pi/k, w -> -w. jax-cfd's 2/3
+# brick-wall filter keeps the x-wavenumber -21 of a 64^2 grid but not +21, so its
+# discrete equations break every reflection of one axis alone (tests/test_cfd.py shows
+# the shift-reflect failing where the others hold to float32 round-off). We use only what
+# the solver respects exactly: 64 x-shifts x k y-shifts x 2 rotations, 512 elements on
+# a 64^2 image at k = 4. Re is invariant, and so is the distribution of steady-state
+# snapshots from random initial fields: training on transformed images adds data the
+# simulator would have made, which D4 (resnet18-sym) does not on this dataset. Exact on
+# the image when the grid is the image (resolution == image_size, the default); with
+# block averaging the rotation is off by one simulation cell.
+
+
+def symmetry_shift_step(image_size: int, forcing_wavenumber: int) -> int:
+    """The y-period 2 pi/k of the forcing in pixels of an image of (2 pi)^2.
+
+    >>> symmetry_shift_step(64, 4)
+    16
+    """
+    if image_size % forcing_wavenumber:
+        raise ValueError(
+            f"image size {image_size} is not a multiple of k = {forcing_wavenumber}: "
+            "the forcing's period does not fall on whole pixels"
+        )
+    return image_size // forcing_wavenumber
+
+
+def apply_symmetry(images: np.ndarray, a, rotate, m, step: int) -> np.ndarray:
+    """Element (a, rotate, m) of the group on images (B, N, N) indexed [x, y] like the
+    solver's grid: out[i, j] = image[(s i + a) % N, (s j + m step) % N] with s = -1 where
+    ``rotate`` (the rotation by pi) else 1. Arguments are scalars or arrays of length B.
+
+    >>> x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4)
+    >>> apply_symmetry(x, 1, False, 0, step=2)[0, 0].tolist()  # a shift along x
+    [4, 5, 6, 7]
+    >>> apply_symmetry(x, 0, True, 0, step=2)[0, :2].tolist()  # the rotation by pi
+    [[0, 3, 2, 1], [12, 15, 14, 13]]
+    """
+    images = np.asarray(images)
+    b, n = len(images), images.shape[-1]
+    a, m = (np.broadcast_to(np.asarray(v, dtype=np.int64), (b,)) for v in (a, m))
+    s = np.where(np.broadcast_to(np.asarray(rotate, dtype=bool), (b,)), -1, 1)
+    idx = np.arange(n)
+    ix = (s[:, None] * idx + a[:, None]) % n
+    iy = (s[:, None] * idx + m[:, None] * step) % n
+    return images[np.arange(b)[:, None, None], ix[:, :, None], iy[:, None, :]]
+
+
+def random_symmetry(images: np.ndarray, rng: np.random.Generator, forcing_wavenumber: int = 4):
+    """Each image (B, N, N) under its own uniformly drawn element of the group."""
+    b, n = len(images), images.shape[-1]
+    step = symmetry_shift_step(n, forcing_wavenumber)
+    return apply_symmetry(
+        images,
+        rng.integers(0, n, size=b),
+        rng.integers(0, 2, size=b).astype(bool),
+        rng.integers(0, forcing_wavenumber, size=b),
+        step,
+    )
+
+
 # --- a dataset shard --------------------------------------------------------------------
 
 
