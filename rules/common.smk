@@ -372,7 +372,7 @@ def cnn_runtime(wildcards):
         arch, cap, epochs = (
             "resnet34",
             MUCHA_CONFIG["max_train"],
-            MUCHA_CONFIG["epochs"],
+            mucha_epochs(wildcards.dataset),
         )
     else:
         budget = cnn_budget(wildcards.model)
@@ -386,6 +386,26 @@ def cnn_runtime(wildcards):
         steps_per_epoch = -(-n // MUCHA_CONFIG["batch_size"])
         epochs = max(epochs, -(-MUCHA_CONFIG["min_steps"] // steps_per_epoch))
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
+
+
+def mucha_epochs(dataset):
+    """MuCha's epochs on a dataset (models.mucha.epochs_by_dataset, else .epochs)."""
+    return MUCHA_CONFIG["epochs_by_dataset"].get(dataset, MUCHA_CONFIG["epochs"])
+
+
+def mucha_options(wildcards):
+    """CNNRegressor options of mucha-resnet34 on a dataset."""
+    keys = ("min_steps", "batch_size", "lr", "momentum", "max_train")
+    return {
+        "max_epochs": mucha_epochs(wildcards.dataset),
+        **{k: MUCHA_CONFIG[k] for k in keys},
+        **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
+    }
+
+
+def symmetry_augment(dataset, config_key):
+    """Whether a CNN family trains on a dataset's symmetry group (models.*.augment)."""
+    return dataset in config["models"][config_key]["augment"]
 
 
 def cnn_options(wildcards):

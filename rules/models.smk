@@ -114,6 +114,7 @@ rule train_cnn:
         device=CNN_CONFIG["device"],
     params:
         options=cnn_options,
+        augment=lambda w: symmetry_augment(w.dataset, "cnn"),
         max_test=max_test,
         calibration=calibration_options("cnn"),
     script:
@@ -144,15 +145,8 @@ rule train_mucha:
         runtime=per_attempt(cnn_runtime),
         device=CNN_CONFIG["device"],  # not a param: no rerun when it changes
     params:
-        options={
-            "max_epochs": MUCHA_CONFIG["epochs"],
-            "min_steps": MUCHA_CONFIG["min_steps"],
-            "batch_size": MUCHA_CONFIG["batch_size"],
-            "lr": MUCHA_CONFIG["lr"],
-            "momentum": MUCHA_CONFIG["momentum"],
-            "max_train": MUCHA_CONFIG["max_train"],
-            **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
-        },
+        options=mucha_options,
+        augment=lambda w: symmetry_augment(w.dataset, "mucha"),
         max_test=max_test,
         calibration=calibration_options("mucha"),
     script:

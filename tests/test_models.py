@@ -12,6 +12,7 @@ from microprop.models.cnn import (
     ARCHITECTURES,
     FLAG_NOT_LEARNED,
     CNNRegressor,
+    augment_batch,
     build_network,
     head_of,
     parse_model_id,
@@ -354,3 +355,35 @@ def test_min_steps_raises_the_fixed_epochs_of_the_mucha_protocol():
     assert model.epochs_ == model.epochs_run_ == len(model.history_) == 3
     assert model.training_summary()["max_epochs"] == 3
     assert CNNRegressor(max_epochs=1, **opts).fit(X, y).epochs_run_ == 1
+
+
+def test_augment_batch_transforms_the_image_and_recomputes_mucha_channels():
+    from microprop.cfd import random_symmetry
+    from microprop.features.mucha import MultiChannel
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 64, 64), dtype=np.uint8)
+    channels = {"wavelet": "sym4", "rescale_image": False}
+    X = torch.from_numpy(MultiChannel(**channels).transform(images))
+    spec = {"group": "kolmogorov", "k": 4, "channels": channels}
+    out = augment_batch(X, spec, np.random.default_rng(3)).numpy()
+    moved = random_symmetry(images, np.random.default_rng(3), 4)  # the same draws
+    assert not np.array_equal(moved, images)
+    assert np.array_equal(out, MultiChannel(**channels).transform(moved))
+    grey = augment_batch(X[:, :1], {"group": "kolmogorov", "k": 4}, np.random.default_rng(3))
+    assert np.array_equal(grey.numpy()[:, 0], moved)
+
+
+def test_augmented_cnn_trains_saves_and_refuses_an_unknown_group(tmp_path):
+    X, y = grey_images(12, 2, channels=3)
+    spec = {"group": "kolmogorov", "k": 4, "channels": {"wavelet": "sym4"}}
+    opts = dict(protocol="mucha", batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    model = CNNRegressor(max_epochs=1, augment=spec, **opts).fit(X, y)
+    plain = CNNRegressor(max_epochs=1, **opts).fit(X, y)
+    assert model.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
+    model.save(tmp_path / "m.pt")
+    loaded = CNNRegressor.load(tmp_path / "m.pt")
+    assert loaded.augment == spec
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-5)
+    with pytest.raises(ValueError, match="augment group"):
+        CNNRegressor(max_epochs=1, augment={"group": "d4"}, **opts).fit(X, y)

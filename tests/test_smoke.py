@@ -69,3 +69,7 @@ def test_cfd_path_to_table2(tmp_path):
         )
         assert metrics["n_test"] == 10 and metrics["n_train"] == 30
         assert np.isfinite(metrics["rmse"])
+    # the default trains MuCha on the flow's symmetry group, channels recomputed
+    augment = metrics["hyperparameters"]["augment"]
+    assert augment["group"] == "kolmogorov" and augment["k"] == 4
+    assert augment["channels"] == {"wavelet": "sym4", "rescale_image": False}

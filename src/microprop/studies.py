@@ -60,7 +60,9 @@ TABLE2_NOTE = (
     "paper's scale (E ~ 400..8000), so both compare directly (our CH simulations are our "
     "own runs of the paper's model). CFD (Kolmogorov flow, label Re): the paper gives only "
     "Fig. E.21, no numbers, so its paper columns stay empty. 'trained': training images, "
-    "TPE trials or CV grid points (SVRs), epochs run of the cap and the kept epoch (CNNs). "
+    "TPE trials or CV grid points (SVRs), epochs run of the cap and the kept epoch (CNNs), "
+    "and 'kolmogorov symmetries' where a CNN trained on images moved by the flow's exact "
+    "symmetries (beyond the paper's protocol). "
     "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
     "‡ marks models beyond the paper (symmetry-aware CNNs, the SVR on autoencoder "
     "features latent-svr; see the README)."
@@ -88,6 +90,7 @@ METRIC_COLUMNS = [
     "best_epoch",
     "flag",
     "threads",
+    "augment",
 ]
 
 
@@ -108,6 +111,7 @@ def read_metrics(path: str | Path) -> dict:
         row[f"{part}_s"] = float(seconds.get(part, 0.0) or 0.0)
     hyper = m.get("hyperparameters") or {}
     row["search"] = (m.get("cv") or {}).get("method") or hyper.get("method")
+    row["augment"] = (hyper.get("augment") or {}).get("group")  # a CNN's symmetry group
     threads = m.get("threads")
     row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
     return row
@@ -142,6 +146,8 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
     ...                   "best_epoch": [9]})
     >>> training_note(g, "ising")
     ('49,000 img, 14/30 ep (best 9)', ['epoch cap 30 < 100'])
+    >>> training_note(g.assign(augment="kolmogorov"), "cfd")[0]
+    '49,000 img, 14/30 ep (best 9), kolmogorov symmetries'
     """
     n_train = int(group["n_train"].max()) if "n_train" in group else 0
     parts, below = [f"{n_train:,} img"], []
@@ -166,6 +172,9 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
         parts.append(text + (f" (best {int(best)})" if best is not None else ""))
         if max_epochs < PAPER_SCALE["epochs"]:
             below.append(f"epoch cap {int(max_epochs)} < {PAPER_SCALE['epochs']}")
+    augment = _first(group, "augment")
+    if augment:  # trained on transformed images: beyond the paper's protocol
+        parts.append(f"{augment} symmetries")
     return ", ".join(parts), below
 
 

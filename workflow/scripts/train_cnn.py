@@ -1,9 +1,9 @@
 """Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
 
-from microprop.io import load_dataset, load_features, run_steps
+from microprop.io import load_dataset, load_features, read_attrs, run_steps
 from microprop.logs import setup_logging
 from microprop.models import fit_evaluate
-from microprop.models.cnn import CNNRegressor, parse_model_id
+from microprop.models.cnn import P4M_ARCH, CNNRegressor, parse_model_id
 from microprop.models.run import MUCHA_ID, feature_record, write_model_outputs
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -19,6 +19,16 @@ else:
     (arch, pretrained, symmetric), protocol = parse_model_id(w.model), "paper"
 options = dict(p.options)
 max_train = options.pop("max_train", 0)
+if p.augment and not symmetric and arch != P4M_ARCH:  # -sym, p4m-cnn: their own D4
+    # the flow's exact symmetry group (beyond the paper; microprop.cfd.random_symmetry)
+    simulation = read_attrs(sm.input.data)["simulation"]
+    options["augment"] = {"group": "kolmogorov", "k": int(simulation["forcing_wavenumber"])}
+    if w.model == MUCHA_ID:  # the FFT and wavelet channels are recomputed per batch
+        channels = data.attrs["options"]
+        options["augment"]["channels"] = {
+            "wavelet": str(channels["wavelet"]),
+            "rescale_image": bool(channels["rescale_image"]),
+        }
 estimator = CNNRegressor(
     arch=arch,
     pretrained=pretrained,

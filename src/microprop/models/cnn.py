@@ -189,6 +189,43 @@ class _Standardized(nn.Module):
         return self.to(memory_format=fmt)
 
 
+AUGMENT_GROUPS = ("kolmogorov",)
+
+
+def check_augment(spec: dict | None) -> None:
+    """Stop on an augmentation spec :func:`augment_batch` cannot apply."""
+    if not spec:
+        return
+    if spec.get("group") not in AUGMENT_GROUPS:
+        raise ValueError(f"augment group must be one of {AUGMENT_GROUPS}, got {spec!r}")
+    unknown = set(spec) - {"group", "k", "channels"}
+    if unknown:
+        raise ValueError(f"unknown augment keys {sorted(unknown)} in {spec!r}")
+
+
+def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> torch.Tensor:
+    """A training batch (B, C, H, W) uint8, each image under a random element of a
+    symmetry group of its dataset (``spec["group"]``; beyond the paper).
+
+    ``"kolmogorov"``: the exact symmetries of Kolmogorov flow with forcing wavenumber
+    ``spec["k"]`` (:func:`microprop.cfd.random_symmetry`). Channel 0 is
+    transformed; with ``spec["channels"]`` (the options of MuCha's
+    :class:`~microprop.features.mucha.MultiChannel`) the FFT and wavelet channels are
+    recomputed from it (they do not transform like the image: the FFT magnitude ignores
+    shifts, the one-level wavelet does not), else every channel is the transformed image.
+    """
+    from microprop.cfd import random_symmetry as kolmogorov_symmetry
+    from microprop.features.mucha import MultiChannel
+
+    x = xb.cpu().numpy()
+    image = kolmogorov_symmetry(x[:, 0], rng, int(spec.get("k", 4)))
+    if spec.get("channels") is not None:
+        out = MultiChannel(**spec["channels"]).transform(image)
+    else:
+        out = np.repeat(image[:, None], x.shape[1], axis=1)
+    return torch.from_numpy(out).to(xb.device)
+
+
 def _as_nchw(X) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim == 3:
@@ -236,6 +273,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         arch: str = "resnet18",
         pretrained: bool = False,
         symmetric: bool = False,
+        augment: dict | None = None,
         protocol: str = "paper",
         max_epochs: int = 100,
         head_epochs: int = 10,
@@ -263,6 +301,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.arch = arch
         self.pretrained = pretrained
         self.symmetric = symmetric
+        self.augment = augment
         self.protocol = protocol
         self.max_epochs = max_epochs
         self.head_epochs = head_epochs
@@ -321,8 +360,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         y = np.asarray(y, dtype=np.float64)
         if len(X) != len(y) or len(y) < 2:
             raise ValueError(f"need >= 2 aligned samples, got {len(X)} images, {len(y)} targets")
+        check_augment(self.augment)
         device = self._setup_torch()
         gen = torch.Generator().manual_seed(self.seed)
+        self._augment_rng = np.random.default_rng([self.seed, 1])
         val_fraction = self.val_fraction if self.protocol == "paper" else 0.0
         perm = torch.randperm(len(y), generator=gen).numpy()
         n_val = int(round(val_fraction * len(y))) if val_fraction > 0 else 0
@@ -454,6 +495,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 xb, yb = Xfit[idx], yfit[idx]
                 if self.symmetric:
                     xb = random_symmetry(xb, gen)
+                if self.augment:
+                    xb = augment_batch(xb, self.augment, self._augment_rng)
                 opt.zero_grad(set_to_none=True)
                 with self._autocast(device):
                     out = model(xb).float()
