@@ -390,7 +390,7 @@ def cnn_runtime(wildcards):
 
 def mucha_epochs(dataset):
     """MuCha's epochs on a dataset (models.mucha.epochs_by_dataset, else .epochs)."""
-    return MUCHA_CONFIG["epochs_by_dataset"].get(dataset, MUCHA_CONFIG["epochs"])
+    return MUCHA_CONFIG["epochs_by_dataset"].get(dataset) or MUCHA_CONFIG["epochs"]
 
 
 def mucha_options(wildcards):
