@@ -18,6 +18,7 @@ from microprop.features import (
     weights_file,
 )
 from microprop.features.cnn import resnet18_backbone
+from microprop.features.mucha import wavelet_channel
 from microprop.features.psd import ring_index
 from microprop.io import TEST, TRAIN
 
@@ -250,6 +251,20 @@ def test_mucha_fft_channel_is_centred_and_wavelet_channel_is_diagonal_detail(ima
     wav = MultiChannel().fit_transform(images[:1])[0, 2].astype(float)
     expected = np.kron((cd - cd.min()) / (cd.max() - cd.min()) * 255, np.ones((2, 2)))
     np.testing.assert_allclose(wav, expected, atol=1.0)
+
+
+def test_mucha_wavelet_channel_of_stripes_is_zero_not_amplified_round_off():
+    """An image constant along x (or y) has no diagonal detail: cD is exactly zero, and
+    float32 leaves round-off of ~1e-5 that min-max scaling must not blow up to 0..255
+    (the laminar Kolmogorov flow sin(4y), Ising stripes)."""
+    y = np.arange(N)
+    stripes = np.rint(127.5 + 60 * np.sin(2 * np.pi * 4 * y / N)).astype(np.uint8)
+    rows = np.repeat(stripes[:, None], N, axis=1)  # a function of y only
+    pair = np.stack([rows, rows.T])
+    assert np.abs(wavelet_channel(pair)).max() < 1e-3  # round-off of an exact zero
+    out = MultiChannel().fit_transform(pair)
+    np.testing.assert_array_equal(out[:, 2], 0)
+    assert out[:, 1].max() == 255  # the FFT channel is untouched
 
 
 def test_mucha_rejects_unknown_wavelet():

@@ -9,8 +9,9 @@ Channel 2: the diagonal detail coefficients cD of a one-level 2D discrete wavele
 transform (PyWavelets ``dwt2``, a sym-family wavelet, ``mode="periodization"`` because
 the images are periodic), (H/2, W/2), brought back to (H, W) by repeating every
 coefficient 2 x 2 (nearest neighbour, no invented values).
-Channels 1 and 2 are min-max scaled to 0..255 per image (a constant channel becomes 0)
-and everything is rounded to uint8: output (N, 3, H, W) uint8.
+Channels 1 and 2 are min-max scaled to 0..255 per image (a constant channel becomes 0;
+a wavelet channel spanning less than ``DETAIL_ATOL`` counts as constant) and everything
+is rounded to uint8: output (N, 3, H, W) uint8.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from microprop.features.batching import check_images, map_chunks
 
 CHUNK = 1024
+# An image constant along x or y (the laminar Kolmogorov flow, Ising stripes) has cD = 0
+# exactly; float32 leaves ~1e-5 of round-off, which min-max scaling would blow up to
+# 0..255 noise. Details of uint8 images below 1e-3 grey levels are round-off.
+DETAIL_ATOL = 1e-3
 
 
-def minmax_uint8(x: np.ndarray) -> np.ndarray:
-    """Scale each (H, W) slice of (N, H, W) to 0..255 and round to uint8; constant -> 0.
+def minmax_uint8(x: np.ndarray, atol: float = 0.0) -> np.ndarray:
+    """Scale each (H, W) slice of (N, H, W) to 0..255 and round to uint8; a slice whose
+    values span ``atol`` or less is constant -> 0.
 
     >>> minmax_uint8(np.array([[[1.0, 3.0], [2.0, 3.0]]])).tolist()
     [[[0, 255], [128, 255]]]
     """
     lo = x.min(axis=(-2, -1), keepdims=True)
     span = x.max(axis=(-2, -1), keepdims=True) - lo
-    scaled = np.divide(x - lo, span, out=np.zeros(x.shape, x.dtype), where=span > 0)
+    scaled = np.divide(x - lo, span, out=np.zeros(x.shape, x.dtype), where=span > atol)
     return np.rint(scaled * 255.0).astype(np.uint8)
 
 
@@ -80,5 +86,5 @@ class MultiChannel(TransformerMixin, BaseEstimator):
         else:
             out[:, 0] = x
         out[:, 1] = minmax_uint8(fft_channel(x))
-        out[:, 2] = minmax_uint8(wavelet_channel(x, self.wavelet))
+        out[:, 2] = minmax_uint8(wavelet_channel(x, self.wavelet), atol=DETAIL_ATOL)
         return out
