@@ -343,7 +343,15 @@ def calibration_options(family):
     return options | {k: UNCERTAINTY[k] for k in keys}
 
 
-CNN_SPEED_KEYS = ("amp", "channels_last", "fused_optimizer", "bn_recalibrate", "min_r2")
+# models.cnn settings shared by mucha-resnet34
+CNN_SHARED_KEYS = (
+    "amp",
+    "channels_last",
+    "fused_optimizer",
+    "bn_recalibrate",
+    "min_r2",
+    "clip_predictions",
+)
 
 
 def cnn_budget(model_id):
@@ -399,7 +407,7 @@ def mucha_options(wildcards):
     return {
         "max_epochs": mucha_epochs(wildcards.dataset),
         **{k: MUCHA_CONFIG[k] for k in keys},
-        **{k: CNN_CONFIG[k] for k in CNN_SPEED_KEYS},
+        **{k: CNN_CONFIG[k] for k in CNN_SHARED_KEYS},
     }
 
 
@@ -411,7 +419,7 @@ def symmetry_augment(dataset, config_key):
 def cnn_options(wildcards):
     """CNNRegressor options of a CNN model id (its budget, then the shared settings)."""
     keys = ("batch_size", "min_steps", "lr", "finetune_lr", "min_lr", "plateau_factor")
-    keys += ("plateau_patience", "patience", "val_fraction") + CNN_SPEED_KEYS
+    keys += ("plateau_patience", "patience", "val_fraction") + CNN_SHARED_KEYS
     options = {k: CNN_CONFIG[k] for k in keys}
     options["download"] = CNN_CONFIG["download_weights"]
     options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]

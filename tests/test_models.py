@@ -387,3 +387,26 @@ def test_augmented_cnn_trains_saves_and_refuses_an_unknown_group(tmp_path):
     np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-5)
     with pytest.raises(ValueError, match="augment group"):
         CNNRegressor(max_epochs=1, augment={"group": "d4"}, **opts).fit(X, y)
+
+
+def test_predictions_are_clipped_to_the_fitting_labels_range(tmp_path):
+    """clip_predictions: the range is that of the fitting images' labels (the validation
+    part left out), predict clips to it, the range is saved, and a model file from
+    before clipping existed loads without it and predicts unclipped."""
+    X, y = grey_images(20, 2)
+    model = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0).fit(X, y)
+    fit_rows = np.setdiff1d(np.arange(len(y)), model.val_idx_)
+    assert model.n_val_ > 0 and model.y_range_ == (y[fit_rows].min(), y[fit_rows].max())
+    model.clip_predictions = False
+    raw = model.predict(X)
+    lo, hi = np.quantile(raw, [0.25, 0.75])  # a narrow range: clipping must act
+    model.clip_predictions, model.y_range_ = True, (lo, hi)
+    clipped = model.predict(X)
+    assert np.array_equal(clipped, np.clip(raw, lo, hi)) and not np.array_equal(clipped, raw)
+    model.save(tmp_path / "m.pt")
+    assert np.array_equal(CNNRegressor.load(tmp_path / "m.pt").predict(X), clipped)
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    del blob["meta"]["y_range"]  # the file format of before
+    torch.save(blob, tmp_path / "old.pt")
+    old = CNNRegressor.load(tmp_path / "old.pt")
+    assert not old.clip_predictions and np.array_equal(old.predict(X), raw)

@@ -61,6 +61,12 @@ After training
     is below ``min_r2`` (a constant predictor has R² <= 0). The MuCha protocol has no
     validation split: its check set is a seeded subset of the training images.
 
+Prediction
+    With ``clip_predictions`` (beyond the paper) predictions are clipped to the range of
+    the fitting images' labels. A CNN extrapolates without bound on inputs unlike most
+    of its training images: on the CFD data MuCha gave Re -300 to -600 for the laminar
+    flows below Re 15, its own training images among them (README "CFD data").
+
 Saving
     :meth:`CNNRegressor.save` writes ``{"state_dict", "meta"}`` with ``torch.save``;
     :meth:`CNNRegressor.load` reads it with ``torch.load(weights_only=True)`` (tensors and
@@ -293,6 +299,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         fused_optimizer: bool = True,
         bn_recalibrate: bool = True,
         min_r2: float = 0.1,
+        clip_predictions: bool = True,
         download: bool = False,
         threads: int = 0,
         device: str | None = None,
@@ -321,6 +328,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.fused_optimizer = fused_optimizer
         self.bn_recalibrate = bn_recalibrate
         self.min_r2 = min_r2
+        self.clip_predictions = clip_predictions
         self.download = download
         self.threads = threads
         self.device = device
@@ -377,6 +385,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.x_mean_, self.x_std_ = mean, np.where(std > 0, std, 1.0)
         self.y_mean_ = float(y[fit_idx].mean())
         self.y_std_ = float(y[fit_idx].std()) or 1.0
+        self.y_range_ = (float(y[fit_idx].min()), float(y[fit_idx].max()))
         self.in_channels_ = int(X.shape[1])
         arch = MUCHA_ARCH if self.protocol == "mucha" else self.arch
         pretrained = self.pretrained and self.protocol == "paper"
@@ -646,7 +655,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 pred = model(Xt[lo : lo + 256].to(device)).float()
                 out[lo : lo + 256] = pred.cpu().double().numpy()
         self.model_ = model.to("cpu").set_memory_format(False)
-        return out * self.y_std_ + self.y_mean_
+        out = out * self.y_std_ + self.y_mean_
+        return np.clip(out, *self.y_range_) if self.clip_predictions else out
 
     def hyperparameters(self) -> dict:
         params = {k: v for k, v in self.get_params().items() if k not in ("device", "threads")}
@@ -679,6 +689,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             "x_std": [float(v) for v in self.x_std_],
             "y_mean": self.y_mean_,
             "y_std": self.y_std_,
+            "y_range": [float(v) for v in self.y_range_],
             "n_fit": int(self.n_fit_),
             "n_val": int(self.n_val_),
             "history": self.history_,
@@ -700,6 +711,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         model.model_ = wrapped.eval()
         model.x_mean_, model.x_std_ = np.array(meta["x_mean"]), np.array(meta["x_std"])
         model.y_mean_, model.y_std_ = meta["y_mean"], meta["y_std"]
+        if "y_range" in meta:
+            model.y_range_ = tuple(meta["y_range"])
+        else:  # saved before clipping existed: predicts as it did then
+            model.clip_predictions = False
         model.in_channels_ = meta["in_channels"]
         model.n_fit_, model.n_val_ = meta["n_fit"], meta["n_val"]
         model.history_ = meta["history"]
