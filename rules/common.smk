@@ -403,7 +403,7 @@ def mucha_epochs(dataset):
 
 def mucha_options(wildcards):
     """CNNRegressor options of mucha-resnet34 on a dataset."""
-    keys = ("min_steps", "batch_size", "lr", "momentum", "max_train")
+    keys = ("min_steps", "batch_size", "lr", "momentum", "max_train", "swa_share")
     return {
         "max_epochs": mucha_epochs(wildcards.dataset),
         **{k: MUCHA_CONFIG[k] for k in keys},

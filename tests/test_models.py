@@ -410,3 +410,34 @@ def test_predictions_are_clipped_to_the_fitting_labels_range(tmp_path):
     torch.save(blob, tmp_path / "old.pt")
     old = CNNRegressor.load(tmp_path / "old.pt")
     assert not old.clip_predictions and np.array_equal(old.predict(X), raw)
+
+
+def test_mucha_weight_averaging_averages_the_last_epochs(monkeypatch):
+    """swa_share: the final weights are the mean of the end-of-epoch weights of the
+    last ceil(share x epochs) epochs, with BatchNorm statistics recomputed for them."""
+    from torch.optim.swa_utils import AveragedModel
+
+    X, y = grey_images(24, 2, channels=3)
+    opts = dict(protocol="mucha", max_epochs=4, batch_size=8, threads=1, seed=0)
+    opts.update(bn_recalibrate=False)
+    snapshots, update = [], AveragedModel.update_parameters
+
+    def record(self, model):  # the end-of-epoch weights the average receives
+        snapshots.append({k: v.detach().clone() for k, v in model.named_parameters()})
+        update(self, model)
+
+    monkeypatch.setattr(AveragedModel, "update_parameters", record)
+    averaged = CNNRegressor(swa_share=0.5, **opts).fit(X, y)
+    plain = CNNRegressor(**opts).fit(X, y)
+    assert averaged.swa_epochs_ == 2 and len(snapshots) == 2
+    params = dict(averaged.model_.named_parameters())
+    for name, value in snapshots[-1].items():
+        mean = (snapshots[0][name] + value) / 2
+        torch.testing.assert_close(params[name].detach(), mean, rtol=1e-5, atol=1e-6)
+    # the last snapshot is where the plain run ends: same seed, same trajectory
+    last = dict(plain.model_.named_parameters())
+    assert all(torch.equal(last[k].detach(), v) for k, v in snapshots[-1].items())
+    bn = [m for m in averaged.model_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    bn_plain = [m for m in plain.model_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert not torch.equal(bn[0].running_mean, bn_plain[0].running_mean)
+    assert np.isfinite(averaged.predict(X)).all()

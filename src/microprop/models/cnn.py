@@ -60,6 +60,12 @@ After training
     flagged ``"did not learn: budget too small"`` when its R² on the validation images
     is below ``min_r2`` (a constant predictor has R² <= 0). The MuCha protocol has no
     validation split: its check set is a seeded subset of the training images.
+    With ``swa_share`` > 0 (MuCha only, beyond the paper) the final weights are the
+    average of the end-of-epoch weights over the last share ``swa_share`` of its epochs
+    (stochastic weight averaging, :class:`torch.optim.swa_utils.AveragedModel`), whose
+    BatchNorm statistics are then recomputed: with the paper's fixed learning rate the
+    last epoch's weights are a noisy draw (on the CFD data, test R² 0.91 with seed 0 and
+    0.62 with seed 1, README "CFD data").
 
 Prediction
     With ``clip_predictions`` (beyond the paper) predictions are clipped to the range of
@@ -293,6 +299,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         patience: int = 20,
         val_fraction: float = 0.2,
         momentum: float = 0.9,
+        swa_share: float = 0.0,
         amp: bool = True,
         cpu_amp: bool = True,
         channels_last: bool = True,
@@ -322,6 +329,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.patience = patience
         self.val_fraction = val_fraction
         self.momentum = momentum
+        self.swa_share = swa_share
         self.amp = amp
         self.cpu_amp = cpu_amp
         self.channels_last = channels_last
@@ -420,13 +428,28 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.history_ = []
         self._best = {"loss": math.inf, "state": None, "epoch": 0}
         self.epochs_run_ = 0
+        self.swa_epochs_, self._swa = 0, None
         if self.protocol == "mucha":
             self.max_epochs_total_ = self.epochs_
             opt = torch.optim.SGD(
                 model.parameters(), lr=self.lr, momentum=self.momentum, fused=self.fused_optimizer
             )
+            if self.swa_share > 0:
+                self.swa_epochs_ = min(self.epochs_, math.ceil(self.swa_share * self.epochs_))
+                self._swa = torch.optim.swa_utils.AveragedModel(model)
             self._train(model, opt, None, nn.L1Loss(), self.epochs_, data, device, gen, "mucha")
             loss_fn = nn.L1Loss()
+            if self._swa is not None:  # averaged weights, their own BatchNorm statistics
+                model.load_state_dict(self._swa.module.state_dict())
+                self._update_bn(model, data[0], gen, device)
+                log.info(
+                    "weights averaged over the last %d of %d epochs, BatchNorm statistics"
+                    " recomputed on %d training images",
+                    self.swa_epochs_,
+                    self.epochs_run_,
+                    self.n_fit_,
+                )
+            self._swa = None
         else:
             loss_fn = nn.MSELoss()
             if self.pretrained:
@@ -521,6 +544,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             )
             seconds = time.perf_counter() - t0
             self.epochs_run_ += 1
+            if self._swa is not None and epoch > epochs - self.swa_epochs_:
+                self._swa.update_parameters(model)
             lr = opt.param_groups[0]["lr"]
             self.history_.append(
                 {
@@ -569,10 +594,20 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     )
                     break
 
-    def _finish(self, model, loss_fn, data, device, gen) -> None:
-        """Best checkpoint, BatchNorm recalibration, and the did-not-learn check."""
+    def _update_bn(self, model, Xfit, gen, device) -> None:
+        """BatchNorm running statistics recomputed on the training images (one pass)."""
         from torch.optim.swa_utils import update_bn
 
+        order = torch.randperm(len(Xfit), generator=gen).to(device)
+        batches = (
+            Xfit[order[lo : lo + self.batch_size]]
+            for lo in range(0, len(Xfit) - 1, self.batch_size)
+        )
+        with self._autocast(device):
+            update_bn(batches, model)
+
+    def _finish(self, model, loss_fn, data, device, gen) -> None:
+        """Best checkpoint, BatchNorm recalibration, and the did-not-learn check."""
         Xfit, yfit, Xval, yval = data
         if self._best["state"] is not None:
             model.load_state_dict(self._best["state"])
@@ -597,13 +632,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
         ):
             state = copy.deepcopy(model.state_dict())
-            order = torch.randperm(len(yfit), generator=gen).to(device)
-            batches = (
-                Xfit[order[lo : lo + self.batch_size]]
-                for lo in range(0, len(yfit) - 1, self.batch_size)
-            )
-            with self._autocast(device):
-                update_bn(batches, model)
+            self._update_bn(model, Xfit, gen, device)
             new_loss, new_r2 = self._evaluate(model, Xcheck, ycheck, loss_fn, device)
             log.info(
                 "BatchNorm statistics recomputed on %d training images: %s loss %.4g -> %.4g (%s)",
