@@ -10,7 +10,7 @@ transform (PyWavelets ``dwt2``, a sym-family wavelet, ``mode="periodization"`` b
 the images are periodic), (H/2, W/2), brought back to (H, W) by repeating every
 coefficient 2 x 2 (nearest neighbour, no invented values).
 Channels 1 and 2 are min-max scaled to 0..255 per image (a constant channel becomes 0;
-a wavelet channel spanning less than ``DETAIL_ATOL`` counts as constant) and everything
+a wavelet channel spanning at most ``DETAIL_ATOL`` counts as constant) and everything
 is rounded to uint8: output (N, 3, H, W) uint8.
 """
 

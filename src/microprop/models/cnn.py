@@ -428,19 +428,20 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.history_ = []
         self._best = {"loss": math.inf, "state": None, "epoch": 0}
         self.epochs_run_ = 0
-        self.swa_epochs_, self._swa = 0, None
+        self.swa_epochs_ = 0
         if self.protocol == "mucha":
             self.max_epochs_total_ = self.epochs_
             opt = torch.optim.SGD(
                 model.parameters(), lr=self.lr, momentum=self.momentum, fused=self.fused_optimizer
             )
+            swa = None
             if self.swa_share > 0:
                 self.swa_epochs_ = min(self.epochs_, math.ceil(self.swa_share * self.epochs_))
-                self._swa = torch.optim.swa_utils.AveragedModel(model)
-            self._train(model, opt, None, nn.L1Loss(), self.epochs_, data, device, gen, "mucha")
+                swa = torch.optim.swa_utils.AveragedModel(model)
             loss_fn = nn.L1Loss()
-            if self._swa is not None:  # averaged weights, their own BatchNorm statistics
-                model.load_state_dict(self._swa.module.state_dict())
+            self._train(model, opt, None, loss_fn, self.epochs_, data, device, gen, "mucha", swa)
+            if swa is not None:  # averaged weights, their own BatchNorm statistics
+                model.load_state_dict(swa.module.state_dict())
                 self._update_bn(model, data[0], gen, device)
                 log.info(
                     "weights averaged over the last %d of %d epochs, BatchNorm statistics"
@@ -449,7 +450,6 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     self.epochs_run_,
                     self.n_fit_,
                 )
-            self._swa = None
         else:
             loss_fn = nn.MSELoss()
             if self.pretrained:
@@ -507,10 +507,12 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         pred = torch.cat(preds)
         return float(loss_fn(pred, y)), r2_score(y, pred)
 
-    def _train(self, model, opt, scheduler, loss_fn, epochs, data, device, gen, phase):
+    def _train(self, model, opt, scheduler, loss_fn, epochs, data, device, gen, phase, swa=None):
         """One phase: ``epochs`` epochs at most, early stopping on the validation loss.
 
         The best checkpoint by validation loss is tracked across phases in ``_best``.
+        ``swa`` (an ``AveragedModel``) receives the weights of the last ``swa_epochs_``
+        epochs.
         """
         Xfit, yfit, Xval, yval = data
         scaler = torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16)
@@ -544,8 +546,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             )
             seconds = time.perf_counter() - t0
             self.epochs_run_ += 1
-            if self._swa is not None and epoch > epochs - self.swa_epochs_:
-                self._swa.update_parameters(model)
+            if swa is not None and epoch > epochs - self.swa_epochs_:
+                swa.update_parameters(model)
             lr = opt.param_groups[0]["lr"]
             self.history_.append(
                 {
