@@ -10,10 +10,22 @@ high, the table's ``thirds`` of 0..255 unless ``--edges``), the adaptive interva
 coverage c and mean width on the test images of that third, and the width a single
 constant interval would need to cover the same share c of that third's images (twice
 the c-quantile of |true - predicted| there, an evaluation on the test residuals, not a
-calibration). A ratio below 1 is what adaptivity buys inside the third. Reads each model
-directory's ``predictions.csv`` (columns true, predicted, lower, upper; weights if
-present); coverage and width per third are :func:`microprop.uncertainty.interval_summary`'s.
-Ends with one JSON line.
+calibration). A ratio below 1 is what adaptivity buys inside the third.
+
+``ceiling`` estimates the most any interval that depends on the prediction alone could
+buy there: the third's test images are grouped by prediction (bins of ``--bin-width``
+label units), each bin gets the interval [y-hat + a, y-hat + b] whose offsets are the
+shortest window holding the share c of that bin's test residuals y - y-hat
+(:func:`microprop.uncertainty.shortest_cover`; asymmetric, a per-bin quantile interval),
+and the mean width of those is divided by the same constant width. It is an oracle fitted
+on the test labels, and optimistic (the window of a few dozen residuals is shorter than
+that of their distribution, more so for narrower bins): a ratio above 0.75 says that no
+prediction-conditional interval, adaptive or quantile, can be 25 % narrower than the
+constant one in that third.
+
+Reads each model directory's ``predictions.csv`` (columns true, predicted, lower, upper;
+weights if present); coverage and width per third are
+:func:`microprop.uncertainty.interval_summary`'s. Ends with one JSON line.
 """
 
 import argparse
@@ -35,8 +47,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--edges", type=float, nargs=4, default=[0.0, 85.0, 170.0, 255.0])
+    ap.add_argument("--bin-width", type=float, default=10.0, help="prediction bins of the ceiling")
     args = ap.parse_args()
-    from microprop.uncertainty import THIRDS, interval_summary, third_index
+    from microprop.uncertainty import THIRDS, interval_summary, shortest_cover, third_index
 
     out = {"edges": args.edges, "models": {}}
     for d in args.models:
@@ -50,12 +63,20 @@ def main() -> None:
             k = third == i
             cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
             constant = 2.0 * weighted_quantile(np.abs(y - p)[k], cov, w[k])
+            # the ceiling: per prediction bin, the shortest window of its residuals
+            r, wk, bins = (y - p)[k], w[k], np.floor(p[k] / args.bin_width)
+            windows = [
+                (wk[bins == b].sum(), shortest_cover(r[bins == b], cov, wk[bins == b]))
+                for b in np.unique(bins)
+            ]
+            oracle = sum(weight * width for weight, width in windows) / wk.sum()
             rows[name] = {
                 "n": int(k.sum()),
                 "coverage": round(cov, 3),
                 "adaptive_width": round(adaptive, 2),
                 "constant_width_same_coverage": round(constant, 2),
                 "ratio": round(adaptive / constant, 3),
+                "ceiling": round(float(oracle / constant), 3),
             }
             print(f"{d}: {name} {rows[name]}", flush=True)
         out["models"][str(d)] = rows
