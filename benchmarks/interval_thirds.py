@@ -16,12 +16,19 @@ calibration). A ratio below 1 is what adaptivity buys inside the third.
 buy there: the third's test images are grouped by prediction (bins of ``--bin-width``
 label units), each bin gets the interval [y-hat + a, y-hat + b] whose offsets are the
 shortest window holding the share c of that bin's test residuals y - y-hat
-(:func:`microprop.uncertainty.shortest_cover`; asymmetric, a per-bin quantile interval),
+(:func:`microprop.uncertainty.shortest_window`; asymmetric, a per-bin quantile interval),
 and the mean width of those is divided by the same constant width. It is an oracle fitted
 on the test labels, and optimistic (the window of a few dozen residuals is shorter than
 that of their distribution, more so for narrower bins): a ratio above 0.75 says that no
 prediction-conditional interval, adaptive or quantile, can be 25 % narrower than the
 constant one in that third.
+
+``binned`` is a real method of that kind, for comparison: split conformal per prediction
+bin (Mondrian), each bin's interval [y-hat + a, y-hat + b] the shortest window of
+the calibration residuals of that bin (the model's own primary calibration set from
+``conformal.npz``, no test label) at the conformal rank ceil((n + 1) level); bins with
+fewer than 20 calibration pairs take all of them. Its ratio is taken against the constant
+width at its own coverage in the third.
 
 Reads each model directory's ``predictions.csv`` (columns true, predicted, lower, upper;
 weights if present); coverage and width per third are
@@ -43,13 +50,33 @@ def weighted_quantile(x: np.ndarray, q: float, w: np.ndarray) -> float:
     return float(x[order][min(np.searchsorted(share, q), len(x) - 1)])
 
 
+def binned_intervals(cal_pred, cal_true, pred, level: float, bin_width: float, min_pairs=20):
+    """Mondrian split-conformal intervals per prediction bin (see the module docstring)."""
+    from microprop.uncertainty import shortest_window
+
+    residuals = cal_true - cal_pred
+    cal_bins, bins = np.floor(cal_pred / bin_width), np.floor(pred / bin_width)
+    lower, upper = np.empty(len(pred)), np.empty(len(pred))
+    for b in np.unique(bins):
+        r = residuals[cal_bins == b] if np.sum(cal_bins == b) >= min_pairs else residuals
+        a, c = shortest_window(r, min(1.0, np.ceil((len(r) + 1) * level) / len(r)))
+        lower[bins == b], upper[bins == b] = pred[bins == b] + a, pred[bins == b] + c
+    return lower, upper
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--edges", type=float, nargs=4, default=[0.0, 85.0, 170.0, 255.0])
     ap.add_argument("--bin-width", type=float, default=10.0, help="prediction bins of the ceiling")
     args = ap.parse_args()
-    from microprop.uncertainty import THIRDS, interval_summary, shortest_cover, third_index
+    from microprop.uncertainty import (
+        THIRDS,
+        Conformal,
+        interval_summary,
+        shortest_window,
+        third_index,
+    )
 
     out = {"edges": args.edges, "models": {}}
     for d in args.models:
@@ -57,19 +84,28 @@ def main() -> None:
         w = t["weight"].to_numpy() if "weight" in t else np.ones(len(t))
         y, p = t["true"].to_numpy(), t["predicted"].to_numpy()
         summary = interval_summary(y, t["lower"], t["upper"], args.edges, weights=w)
+        conformal = Conformal.load(d / "conformal.npz")
+        cal = conformal.sets[conformal.primary]
+        binned = interval_summary(
+            y,
+            *binned_intervals(cal.pred, cal.true, p, conformal.level, args.bin_width),
+            args.edges,
+            w,
+        )
         third = third_index(y, args.edges)  # the thirds interval_summary averages over
         rows = {}
         for i, name in enumerate(THIRDS):
             k = third == i
             cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
             constant = 2.0 * weighted_quantile(np.abs(y - p)[k], cov, w[k])
-            # the ceiling: per prediction bin, the shortest window of its residuals
+            # the ceiling: per prediction bin, the shortest window of its own test residuals
             r, wk, bins = (y - p)[k], w[k], np.floor(p[k] / args.bin_width)
-            windows = [
-                (wk[bins == b].sum(), shortest_cover(r[bins == b], cov, wk[bins == b]))
-                for b in np.unique(bins)
-            ]
-            oracle = sum(weight * width for weight, width in windows) / wk.sum()
+            oracle = 0.0
+            for b in np.unique(bins):
+                lo, hi = shortest_window(r[bins == b], cov, wk[bins == b])
+                oracle += wk[bins == b].sum() * (hi - lo) / wk.sum()
+            cov_binned = binned[f"coverage_{name}"]
+            constant_binned = 2.0 * weighted_quantile(np.abs(y - p)[k], cov_binned, w[k])
             rows[name] = {
                 "n": int(k.sum()),
                 "coverage": round(cov, 3),
@@ -77,6 +113,8 @@ def main() -> None:
                 "constant_width_same_coverage": round(constant, 2),
                 "ratio": round(adaptive / constant, 3),
                 "ceiling": round(float(oracle / constant), 3),
+                "binned_coverage": round(cov_binned, 3),
+                "binned_ratio": round(binned[f"width_{name}"] / constant_binned, 3),
             }
             print(f"{d}: {name} {rows[name]}", flush=True)
         out["models"][str(d)] = rows

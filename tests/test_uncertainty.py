@@ -19,7 +19,7 @@ from microprop.uncertainty import (
     coverage_curve,
     interval_summary,
     out_of_fold,
-    shortest_cover,
+    shortest_window,
     split_rows,
 )
 
@@ -170,19 +170,22 @@ def test_weighted_interval_summary_counts_an_image_of_weight_k_k_times():
 
 
 @pytest.mark.parametrize("share", [0.5, 0.9, 1.0])
-def test_shortest_cover_is_the_narrowest_window_by_brute_force(share):
+def test_shortest_window_is_the_narrowest_by_brute_force(share):
     rng = np.random.default_rng(5)
     values, weights = rng.normal(size=30), rng.integers(1, 4, 30)
     x = np.sort(np.repeat(values, weights))  # weight k = the value k times
     need = math.ceil(share * len(x) - 1e-9)
     brute = min(x[i + need - 1] - x[i] for i in range(len(x) - need + 1))
-    assert shortest_cover(values, share, weights) == pytest.approx(brute)
-    assert shortest_cover(x, share) == pytest.approx(brute)
+    lo, hi = shortest_window(values, share, weights)
+    assert hi - lo == pytest.approx(brute)
+    assert np.sum(weights[(lo <= values) & (values <= hi)]) >= share * np.sum(weights)
+    assert np.subtract(*shortest_window(x, share)[::-1]) == pytest.approx(brute)
 
 
-def test_shortest_cover_of_a_normal_sample_is_the_central_interval():
+def test_shortest_window_of_a_normal_sample_is_the_central_interval():
     x = np.random.default_rng(6).normal(size=200_000)
-    assert shortest_cover(x, 0.9) == pytest.approx(2 * 1.6449, rel=0.01)
+    lo, hi = shortest_window(x, 0.9)
+    assert hi - lo == pytest.approx(2 * 1.6449, rel=0.01) and abs(lo + hi) < 0.1
 
 
 def test_split_rows_are_disjoint_and_seeded():

@@ -349,16 +349,17 @@ def interval_summary(true, lower, upper, edges, weights=None) -> dict:
     return summary
 
 
-def shortest_cover(values, share: float, weights=None) -> float:
-    """Width of the shortest interval [a, b] holding ``share`` of ``values`` (by weight).
+def shortest_window(values, share: float, weights=None) -> tuple[float, float]:
+    """The shortest interval [a, b] holding ``share`` of ``values`` (by weight).
 
-    An evaluation tool, not a calibration: on test labels it says how narrow any interval
-    covering that share of them could be (``benchmarks/interval_thirds.py``).
+    An evaluation tool (``benchmarks/interval_thirds.py``): on test residuals it says how
+    narrow any interval covering that share of them could be; on the calibration
+    residuals of one prediction bin it is an asymmetric split-conformal window.
 
-    >>> shortest_cover([0.0, 1.0, 2.0, 10.0], 0.75)
-    2.0
-    >>> shortest_cover([0.0, 1.0, 2.0, 10.0], 0.5, weights=[1.0, 1.0, 1.0, 3.0])
-    0.0
+    >>> shortest_window([0.0, 1.0, 2.0, 10.0], 0.75)
+    (0.0, 2.0)
+    >>> shortest_window([0.0, 1.0, 2.0, 10.0], 0.5, weights=[1.0, 1.0, 1.0, 3.0])
+    (10.0, 10.0)
     """
     v = np.asarray(values, dtype=np.float64)
     w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -368,8 +369,9 @@ def shortest_cover(values, share: float, weights=None) -> float:
     v, cum = v[order], np.concatenate([[0.0], np.cumsum(w[order])])
     # from each start i, the first end whose cumulative weight reaches the share
     end = np.searchsorted(cum, cum[:-1] + share * cum[-1] * (1 - 1e-12), side="left")
-    ok = end <= len(v)
-    return float(np.min(v[end[ok] - 1] - v[ok]))
+    start = np.flatnonzero(end <= len(v))
+    best = start[np.argmin(v[end[start] - 1] - v[start])]
+    return float(v[best]), float(v[end[best] - 1])
 
 
 def split_rows(train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
