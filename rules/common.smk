@@ -339,7 +339,7 @@ def calibration_options(family):
         options["folds"] = UNCERTAINTY["cv_folds"]
     if method == "split":
         options["fraction"] = UNCERTAINTY["calibration_fraction"]
-    keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale")
+    keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale", "n_bins")
     return options | {k: UNCERTAINTY[k] for k in keys}
 
 

@@ -14,6 +14,7 @@ import pytest
 from microprop.io import TEST, TRAIN, Dataset, write_features, write_h5
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
 from microprop.uncertainty import (
+    SCORES,
     CalibrationSet,
     Conformal,
     coverage_curve,
@@ -49,7 +50,7 @@ def heteroscedastic(x):
     return np.where(x < 0.5, 0.1, 1.0)
 
 
-@pytest.mark.parametrize("score", ["constant", "adaptive"])
+@pytest.mark.parametrize("score", SCORES)
 @pytest.mark.parametrize(
     "noise", [lambda x: np.ones_like(x), heteroscedastic], ids=["homo", "hetero"]
 )
@@ -62,7 +63,7 @@ def test_coverage_of_known_noise_within_the_binomial_bound(score, noise):
     lower, upper = conformal.intervals(p_test)
     coverage = np.mean((lower <= y_test) & (y_test <= upper))
     n_cal = conformal.n_scores()
-    assert n_cal == (4000 if score == "constant" else 2000)
+    assert n_cal == (2000 if score == "adaptive" else 4000)
     assert abs(coverage - LEVEL) < binomial_bound(len(y_test), n_cal), coverage
     # and at every nominal level of the figure's curve
     levels = [0.5, 0.7, 0.95]
@@ -88,6 +89,32 @@ def test_adaptive_intervals_are_narrower_where_the_noise_is_low():
     for region in (quiet, x_test >= 0.5):
         covered = (adaptive[0] <= y_test) & (y_test <= adaptive[1])
         assert abs(covered[region].mean() - LEVEL) < binomial_bound(region.sum(), 2000 * 0.45)
+
+
+def test_binned_intervals_correct_a_bias_that_depends_on_the_prediction(tmp_path):
+    """y = 10 x + 3 for x < 0.5 (noise 0.1 everywhere): one constant width must reach the
+    bias; the binned intervals move up where the prediction is biased (ŷ then lies below
+    them: the score does not promise to contain ŷ) and keep the coverage in both halves."""
+
+    def biased(n, seed):
+        x, y, p = noisy(n, seed, lambda x: np.full_like(x, 0.1))
+        return x, y + np.where(x < 0.5, 3.0, 0.0), p
+
+    _, y_cal, p_cal = biased(4000, 7)
+    x_test, y_test, p_test = biased(10000, 8)
+    cal = CalibrationSet("cv", np.arange(4000), y_cal, p_cal)
+    conformal = Conformal([cal], score="binned", n_bins=10, **OPTIONS)
+    lower, upper = conformal.intervals(p_test)
+    constant = Conformal([cal], score="constant", **OPTIONS).intervals(p_test)
+    assert np.mean(upper - lower) < 0.2 * np.mean(constant[1] - constant[0])
+    assert np.all(lower[x_test < 0.45] > p_test[x_test < 0.45])  # away from the step
+    for region in (x_test < 0.5, x_test >= 0.5):
+        covered = (lower <= y_test) & (y_test <= upper)
+        assert abs(covered[region].mean() - LEVEL) < binomial_bound(region.sum(), 2000)
+    conformal.save(tmp_path / "conformal.npz")
+    again = Conformal.load(tmp_path / "conformal.npz")
+    assert (again.score, again.options["n_bins"]) == ("binned", 10)
+    np.testing.assert_array_equal(again.intervals(p_test)[0], lower)
 
 
 @pytest.mark.parametrize("score", ["constant", "adaptive"])
@@ -156,7 +183,7 @@ def test_no_test_row_in_calibration(method):
     assert np.all(table["predicted"] <= table["upper"])
     assert 0 <= metrics["coverage"] <= 1 and metrics["mean_width"] > 0
     variants = metrics["intervals"]["variants"][method]
-    assert set(variants) == {"n_cal", "constant", "adaptive"}
+    assert set(variants) == {"n_cal", *SCORES}
 
 
 def test_weighted_interval_summary_counts_an_image_of_weight_k_k_times():
@@ -233,7 +260,7 @@ def test_uncertainty_table_and_markdown(tmp_path):
         paths.append(tmp_path / f"{model_id}.json")
         paths[-1].write_text(json.dumps(metrics))
     table = uncertainty_table(paths)
-    assert len(table) == 4 and set(table["score"]) == {"constant", "adaptive"}
+    assert len(table) == 2 * len(SCORES) and set(table["score"]) == set(SCORES)
     row = table[(table["model"] == "physfeat1-pcr") & (table["score"] == "adaptive")].iloc[0]
     assert row["calibration"] == "runs" and not pd.isna(row["coverage_naive"])
     assert row["ratio_low"] == pytest.approx(row["width_low"] / table.loc[

@@ -20,6 +20,7 @@ import pandas as pd
 
 from microprop.metrics import regression_metrics
 from microprop.models import training_subset
+from microprop.uncertainty import SCORES
 
 # Table 2 of the paper: (RMSE, R²) on the test split at the full training set.
 # Ising labels are temperatures mapped to 0..255 as ours; CH labels are the total energy in
@@ -530,8 +531,10 @@ UNCERTAINTY_NOTE = (
     "whose true property lies in the low, mid and high third of the test range (Ising: "
     "0-85, 85-170, 170-255, Tc = 127.5). Calibration on training images only: cv = "
     "out-of-fold predictions (K-fold), runs = leave-runs-out folds (CH), validation = the "
-    "CNN's validation part, split = a held-out part. 'adaptive / constant' is the adaptive "
-    "width over the constant one per third; coverage low/mid/high the coverage per third. "
+    "CNN's validation part, split = a held-out part. Scores: constant = one width, adaptive "
+    "= |residual| / sigma(prediction), binned = split conformal per bin of the prediction "
+    "(asymmetric). 'width / constant' is the score's width over the constant one per third; "
+    "coverage low/mid/high the coverage per third. "
     "Coverage (naive): with random folds, where the "
     "intervals use leave-runs-out calibration."
 )
@@ -551,7 +554,7 @@ def uncertainty_table(paths: Iterable[str | Path]) -> pd.DataFrame:
         variants = info["variants"]
         primary = variants[info["calibration"]]
         naive = next((v for k, v in variants.items() if k != info["calibration"]), None)
-        for score in ("constant", "adaptive"):
+        for score in (score for score in SCORES if score in primary):  # older: no binned
             s = primary[score]
             row = {
                 "dataset": m["dataset"],
@@ -594,9 +597,9 @@ def uncertainty_markdown(table: pd.DataFrame) -> str:
                     " / ".join(_fmt(r[f"coverage_{t}"], 2) for t in ("low", "mid", "high"))
                     for _, r in group.iterrows()
                 ],
-                "adaptive / constant": [
+                "width / constant": [
                     " / ".join(_fmt(r[f"ratio_{t}"], 2) for t in ("low", "mid", "high"))
-                    if r["score"] == "adaptive"
+                    if r["score"] != "constant"
                     else ""
                     for _, r in group.iterrows()
                 ],
