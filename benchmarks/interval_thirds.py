@@ -23,12 +23,11 @@ that of their distribution, more so for narrower bins): a ratio above 0.75 says 
 prediction-conditional interval, adaptive or quantile, can be 25 % narrower than the
 constant one in that third.
 
-``binned`` is a real method of that kind, for comparison: split conformal per prediction
-bin (Mondrian), each bin's interval [y-hat + a, y-hat + b] the shortest window of
-the calibration residuals of that bin (the model's own primary calibration set from
-``conformal.npz``, no test label) at the conformal rank ceil((n + 1) level); bins with
-fewer than 20 calibration pairs take all of them. Its ratio is taken against the constant
-width at its own coverage in the third.
+``binned`` is the workflow's real method of that kind, for comparison: the ``binned``
+score (:class:`microprop.uncertainty.BinnedConformal`, split conformal per bin of equal
+count of the prediction, lower and upper quantiles of the signed residuals), recomputed
+from the model's own calibration pairs in ``conformal.npz`` (no test label); its ratio
+is taken against the constant width at its own coverage in the third.
 
 Reads each model directory's ``predictions.csv`` (columns true, predicted, lower, upper;
 weights if present); coverage and width per third are
@@ -48,20 +47,6 @@ def weighted_quantile(x: np.ndarray, q: float, w: np.ndarray) -> float:
     order = np.argsort(x)
     share = np.cumsum(w[order]) / w.sum()
     return float(x[order][min(np.searchsorted(share, q), len(x) - 1)])
-
-
-def binned_intervals(cal_pred, cal_true, pred, level: float, bin_width: float, min_pairs=20):
-    """Mondrian split-conformal intervals per prediction bin (see the module docstring)."""
-    from microprop.uncertainty import shortest_window
-
-    residuals = cal_true - cal_pred
-    cal_bins, bins = np.floor(cal_pred / bin_width), np.floor(pred / bin_width)
-    lower, upper = np.empty(len(pred)), np.empty(len(pred))
-    for b in np.unique(bins):
-        r = residuals[cal_bins == b] if np.sum(cal_bins == b) >= min_pairs else residuals
-        a, c = shortest_window(r, min(1.0, np.ceil((len(r) + 1) * level) / len(r)))
-        lower[bins == b], upper[bins == b] = pred[bins == b] + a, pred[bins == b] + c
-    return lower, upper
 
 
 def main() -> None:
@@ -84,14 +69,8 @@ def main() -> None:
         w = t["weight"].to_numpy() if "weight" in t else np.ones(len(t))
         y, p = t["true"].to_numpy(), t["predicted"].to_numpy()
         summary = interval_summary(y, t["lower"], t["upper"], args.edges, weights=w)
-        conformal = Conformal.load(d / "conformal.npz")
-        cal = conformal.sets[conformal.primary]
-        binned = interval_summary(
-            y,
-            *binned_intervals(cal.pred, cal.true, p, conformal.level, args.bin_width),
-            args.edges,
-            w,
-        )
+        binned_bounds = Conformal.load(d / "conformal.npz").intervals(p, score="binned")
+        binned = interval_summary(y, *binned_bounds, args.edges, w)
         third = third_index(y, args.edges)  # the thirds interval_summary averages over
         rows = {}
         for i, name in enumerate(THIRDS):
