@@ -52,6 +52,7 @@ Everything needed to recompute the intervals is plain arrays (:meth:`Conformal.s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,15 +142,18 @@ def _split_conformal(pred, true, levels, conformity):
 
 
 def pairs_needed(levels, score: str) -> float:
-    """The fewest calibration scores MAPIE takes for ``levels`` (per bin for ``binned``,
-    whose two one-sided quantiles need 1/(alpha/2) scores each).
+    """The fewest calibration scores MAPIE takes for ``levels``: max(1/level, 1/(1 - level))
+    scores, and for ``binned`` (per bin) twice a whole number of them, as MAPIE counts
+    the pairs of its two one-sided quantiles (``get_effective_calibration_samples``).
 
-    >>> round(pairs_needed(0.9, "constant"), 6), round(pairs_needed(0.9, "binned"), 6)
-    (10.0, 20.0)
+    >>> [round(pairs_needed(v, "constant"), 6) for v in (0.6, 0.9)]
+    [2.5, 10.0]
+    >>> [pairs_needed(v, "binned") for v in (0.6, 0.9)]
+    [6.0, 20.0]
     """
     levels = np.atleast_1d(levels).astype(np.float64)
-    need = np.maximum(1 / levels, 1 / (1 - levels))
-    return float(np.max(2 / (1 - levels) if score == "binned" else need))
+    need = float(np.max(np.maximum(1 / levels, 1 / (1 - levels))))
+    return 2.0 * math.ceil(need - 1e-9) if score == "binned" else need
 
 
 class BinnedConformal:
@@ -158,7 +162,8 @@ class BinnedConformal:
     ``n_bins`` bins of equal count of the calibration predictions; each bin's intervals
     are ŷ + [lower, upper] quantile of its signed residuals (MAPIE's
     ``AbsoluteConformityScore(sym=False)``, one ``SplitConformalRegressor`` per bin). A
-    bin with fewer pairs than the levels need (:func:`pairs_needed`) takes every pair.
+    bin with fewer pairs than the levels need (:func:`pairs_needed`) takes every pair
+    (:meth:`Conformal.intervals` gives infinite bounds where all of them are too few).
     Written as a loop because MAPIE's group-conditional regressor
     (``ConditionalSplitConformalRegressor`` with bin indicators) needs cvxpy.
 
