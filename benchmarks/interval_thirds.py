@@ -75,16 +75,17 @@ def main() -> None:
         rows = {}
         for i, name in enumerate(THIRDS):
             k = third == i
+            r, wk = (y - p)[k], w[k]  # this third's test residuals and weights
             cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
-            constant = 2.0 * weighted_quantile(np.abs(y - p)[k], cov, w[k])
+            constant = 2.0 * weighted_quantile(np.abs(r), cov, wk)
             # the ceiling: per prediction bin, the shortest window of its own test residuals
-            r, wk, bins = (y - p)[k], w[k], np.floor(p[k] / args.bin_width)
+            bins = np.floor(p[k] / args.bin_width)
             oracle = 0.0
             for b in np.unique(bins):
                 lo, hi = shortest_window(r[bins == b], cov, wk[bins == b])
                 oracle += wk[bins == b].sum() * (hi - lo) / wk.sum()
             cov_binned = binned[f"coverage_{name}"]
-            constant_binned = 2.0 * weighted_quantile(np.abs(y - p)[k], cov_binned, w[k])
+            constant_binned = 2.0 * weighted_quantile(np.abs(r), cov_binned, wk)
             rows[name] = {
                 "n": int(k.sum()),
                 "coverage": round(cov, 3),

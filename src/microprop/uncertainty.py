@@ -304,7 +304,7 @@ class Conformal:
         One level: arrays (n,); several ``levels``: arrays (n, n_levels). A level that the
         calibration set is too small for gets infinite bounds, the honest conformal
         answer (MAPIE needs n >= 1/level and n >= 1/(1 - level) scores: 10 for 90 %;
-        ``binned`` 2/(1 - level), :func:`pairs_needed`).
+        ``binned`` twice a whole number of them, 20 for 90 %: :func:`pairs_needed`).
         """
         pred = _column(pred)
         wanted = np.atleast_1d(self.level if levels is None else levels).astype(np.float64)
@@ -431,9 +431,8 @@ def interval_summary(true, lower, upper, edges, weights=None) -> dict:
 def shortest_window(values, share: float, weights=None) -> tuple[float, float]:
     """The shortest interval [a, b] holding ``share`` of ``values`` (by weight).
 
-    An evaluation tool (``benchmarks/interval_thirds.py``): on test residuals it says how
-    narrow any interval covering that share of them could be; on the calibration
-    residuals of one prediction bin it is an asymmetric split-conformal window.
+    An evaluation tool (``benchmarks/interval_thirds.py``'s ceiling): on test residuals
+    it says how narrow any interval covering that share of them could be.
 
     >>> shortest_window([0.0, 1.0, 2.0, 10.0], 0.75)
     (0.0, 2.0)
