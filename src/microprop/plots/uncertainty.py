@@ -37,14 +37,20 @@ def interval_panel(ax, table, title: str, limits=None, n_bars: int = 150, seed: 
         )
 
 
+# line style of each conformity score in the coverage panel (microprop.uncertainty.SCORES)
+SCORE_STYLES = {"adaptive": "-o", "constant": ":", "binned": "-."}
+
+
 def coverage_panel(ax, curves: dict, levels):
-    """Empirical against nominal coverage, one line per model and score."""
+    """Empirical against nominal coverage, one line per model (colour) and score (style)."""
     levels = np.asarray(levels, dtype=float)
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="nominal")
     for i, (model, curve) in enumerate(curves.items()):
         color = plt.cm.tab20(i % 20)
-        ax.plot(levels, curve["adaptive"], "-o", ms=3, color=color, lw=1, label=model)
-        ax.plot(levels, curve["constant"], ":", color=color, lw=1)
+        for score, style in SCORE_STYLES.items():
+            if score in curve:
+                label = model if score == "adaptive" else None
+                ax.plot(levels, curve[score], style, ms=3, color=color, lw=1, label=label)
     lowest = min((float(np.min(c[s])) for c in curves.values() for s in c), default=1.0)
     lo = max(0.0, min(levels.min() - 0.1, lowest - 0.05))  # models far below stay visible
     ax.set_xlim(lo, 1.0)
@@ -52,7 +58,7 @@ def coverage_panel(ax, curves: dict, levels):
     ax.set_aspect("equal")
     ax.set_xlabel("nominal level", fontsize=8)
     ax.set_ylabel("test coverage", fontsize=8)
-    ax.set_title("coverage (solid adaptive, dotted constant)", fontsize=9)
+    ax.set_title("coverage (solid adaptive, dotted constant, dash-dot binned)", fontsize=8)
     ax.legend(fontsize=6, loc="upper left")
 
 
