@@ -300,7 +300,8 @@ def test_uncertainty_figure_draws_bars_and_curves(tmp_path):
     curves = {"toy": coverage_curve(conformal, y_test, p_test, levels)}
     fig = uncertainty_figure({"toy": table}, curves, levels, n_bars=50)
     coverage = fig.axes[1]  # the nominal diagonal, then one line per score
-    assert len(coverage.lines) == 1 + len(SCORES)
+    assert sum(len(line.get_xdata()) > 0 for line in coverage.lines) == 1 + len(SCORES)
+    assert set(SCORES) <= set(coverage.get_legend_handles_labels()[1])
     save_figure(fig, tmp_path / "u.png")
     assert_figure_drawn(tmp_path / "u.png")
 

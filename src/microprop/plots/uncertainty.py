@@ -51,6 +51,8 @@ def coverage_panel(ax, curves: dict, levels):
             if score in curve:
                 label = model if score == "adaptive" else None
                 ax.plot(levels, curve[score], style, ms=3, color=color, lw=1, label=label)
+    for score, style in SCORE_STYLES.items():  # legend entries of the line styles
+        ax.plot([], [], style, ms=3, color="black", lw=1, label=score)
     lowest = min((float(np.min(c[s])) for c in curves.values() for s in c), default=1.0)
     lo = max(0.0, min(levels.min() - 0.1, lowest - 0.05))  # models far below stay visible
     ax.set_xlim(lo, 1.0)
@@ -58,7 +60,7 @@ def coverage_panel(ax, curves: dict, levels):
     ax.set_aspect("equal")
     ax.set_xlabel("nominal level", fontsize=8)
     ax.set_ylabel("test coverage", fontsize=8)
-    ax.set_title("coverage (solid adaptive, dotted constant, dash-dot binned)", fontsize=8)
+    ax.set_title("coverage: colour model, style score", fontsize=9)
     ax.legend(fontsize=6, loc="upper left")
 
 
