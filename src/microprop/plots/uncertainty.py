@@ -47,10 +47,9 @@ def coverage_panel(ax, curves: dict, levels):
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="nominal")
     for i, (model, curve) in enumerate(curves.items()):
         color = plt.cm.tab20(i % 20)
-        for score, style in SCORE_STYLES.items():
-            if score in curve:
-                label = model if score == "adaptive" else None
-                ax.plot(levels, curve[score], style, ms=3, color=color, lw=1, label=label)
+        for score, coverage in curve.items():  # a score without a style is a KeyError
+            label = model if score == "adaptive" else None
+            ax.plot(levels, coverage, SCORE_STYLES[score], ms=3, color=color, lw=1, label=label)
     for score, style in SCORE_STYLES.items():  # legend entries of the line styles
         ax.plot([], [], style, ms=3, color="black", lw=1, label=score)
     lowest = min((float(np.min(c[s])) for c in curves.values() for s in c), default=1.0)
