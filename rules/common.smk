@@ -265,7 +265,10 @@ def feature_options(wildcards):
     return {
         "grad": {},
         "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
-        "physfeat2": {"n_bins": psd["n_bins"]},
+        "physfeat2": {
+            "n_bins": psd["n_bins"],
+            "spectrum": psd["physfeat2_spectrum"][wildcards.dataset],
+        },
         "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
     }[wildcards.feature]
 

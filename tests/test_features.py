@@ -78,6 +78,40 @@ def test_psd_matches_full_fft_reference(images):
     np.testing.assert_allclose(radial_psd(images), ref, rtol=2e-5, atol=1e-3)
 
 
+def test_full_spectrum_rings_hold_every_mode_in_equal_width_bins(images):
+    """spectrum="full": 32 equal-width bins of |k| over [0, k_max], edges to the upper bin."""
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(N) * N, np.fft.fftfreq(N) * N, indexing="ij"))
+    # float reference; the 1e-9 puts the modes on an edge (k = b sqrt(2)) in the upper bin
+    ref_idx = np.minimum(np.floor(k / (k.max() / 32) + 1e-9).astype(int), 31).ravel()
+    u = images.astype(np.float64)
+    power = np.abs(np.fft.fft2(u)) ** 2 / N**2
+    counts = np.bincount(ref_idx, minlength=32)
+    ref = np.stack([np.bincount(ref_idx, p.ravel(), 32) for p in power]) / counts
+    psd = radial_psd(images, spectrum="full")
+    np.testing.assert_allclose(psd, ref, rtol=2e-5, atol=1e-3)
+    # every mode is in a ring: Parseval holds for any image, not only band-limited ones
+    np.testing.assert_allclose((psd * counts).sum(axis=1), (u**2).sum(axis=(1, 2)), rtol=1e-5)
+    assert counts[0] == 5 and counts.sum() == N * N  # DC and the four k = 1 modes; all modes
+
+
+@pytest.mark.parametrize(("kx", "ky"), [(31, 31), (32, 32), (32, 0), (20, -25)])
+def test_full_spectrum_keeps_the_corner_modes_the_inscribed_rings_drop(kx, ky):
+    u = cosine(kx, ky, 100.0)[None] + 128.0
+    b = ring_index((N, N), spectrum="full")[ky % N, kx % N]
+    full = radial_psd(u, spectrum="full")[0]
+    assert int(np.argmax(full[1:])) + 1 == b
+    assert np.count_nonzero(full[1:] > 1e-6 * full[b]) == 1
+    # the same wave beyond the Nyquist circle (k > 31.5) has no power in the inscribed rings
+    assert np.hypot(kx, ky) < 31.5 or radial_psd(u)[0, 1:].max() < 1e-6 * full[b]
+
+
+def test_unknown_spectrum_is_an_error(images):
+    with pytest.raises(ValueError, match="spectrum"):
+        ring_index((N, N), spectrum="corners")
+    with pytest.raises(ValueError, match="spectrum"):
+        PSDStack(spectrum="corners").fit_transform(images)
+
+
 SYMMETRIES = {
     "rot90": lambda x: np.rot90(x, 1, axes=(1, 2)),
     "rot180": lambda x: np.rot90(x, 2, axes=(1, 2)),
@@ -90,10 +124,18 @@ SYMMETRIES = {
 }
 
 
-@pytest.mark.parametrize("feature", ["grad", "physfeat1", "physfeat2"])
+INVARIANT = {
+    "grad": {},
+    "physfeat1": {},
+    "physfeat2": {},
+    "physfeat2-full": {"spectrum": "full"},
+}
+
+
+@pytest.mark.parametrize("feature", list(INVARIANT))
 @pytest.mark.parametrize("symmetry", list(SYMMETRIES))
 def test_invariant_under_rotations_flips_translations(images, feature, symmetry):
-    f = FEATURES[feature]()
+    f = FEATURES[feature.removesuffix("-full")](**INVARIANT[feature])
     before = f.fit_transform(images)
     after = f.fit_transform(np.ascontiguousarray(SYMMETRIES[symmetry](images)))
     np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-9)
