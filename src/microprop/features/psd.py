@@ -25,8 +25,9 @@ two ring layouts (``spectrum``) satisfy:
   modes.
 
 The two differ in the highest wavenumbers, the nearest-neighbour scale of a spin lattice:
-on Ising training images, 5-fold CV of physFeat2-SVR scores RMSE 8.67 with ``"full"``
-against 9.62 with ``"inscribed"`` (README, "The paper's Ising scale").
+on 5,000 Ising training images, 5-fold CV of physFeat2-SVR scores RMSE 8.44 with
+``"full"`` against 9.32 with ``"inscribed"`` (``benchmarks/physfeat2_rings.py``; README,
+"The paper's Ising scale").
 
 Invariance: |F| is unchanged by periodic translations; a 90-degree rotation or a flip
 maps (kx, ky) to (+-ky, +-kx) or (-kx, ky) modulo the image size, which keeps
