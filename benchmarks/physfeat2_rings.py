@@ -18,8 +18,6 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 from microprop.features import PSDStack
 from microprop.features.psd import SPECTRA
 from microprop.io import TRAIN, load_dataset
