@@ -32,6 +32,7 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     """What the train_* scripts write: metrics.json, predictions.csv, the model file."""
     ds = load_dataset(dataset)
     attrs = embed = None
+    options, extra = {}, {}
     if feature == "cnnpca":  # the embedding; the SVR fits its PCA on the training split
         from microprop.features import ResNetEmbedding
 
@@ -44,10 +45,12 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
         save_autoencoder(ae, tmp_path / "autoencoder.pt")
         pooling = {"pooling": "orbit", "shift_step": 8}
         features = latent_features(ae, ds.images, **pooling)
+    elif feature == "physfeat2-full":  # a feature option the model must replay
+        options = {"spectrum": "full"}
+        features = FEATURES["physfeat2"](**options).fit_transform(ds.images)
     elif feature:
         features = FEATURES[feature]().fit_transform(ds.images)
     if feature:
-        extra, options = {}, {}
         if feature == "latent":
             extra, options = {"autoencoder": str(tmp_path / "autoencoder.pt")}, pooling
         write_features(tmp_path / f"{feature}.h5", features, ds, {"options": options, **extra})
@@ -74,6 +77,11 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     [
         ("grad-pcr", lambda: PiecewiseConstantRegressor(bin_width=1.0), "grad"),
         ("physfeat2-svr", lambda: SVRegressor(C=100.0, gamma=1 / 64, epsilon=0.12), "physfeat2"),
+        (
+            "physfeat2-svr",
+            lambda: SVRegressor(C=100.0, gamma=1 / 64, epsilon=0.12),
+            "physfeat2-full",
+        ),
         (
             "cnnpca-svr",
             lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
