@@ -217,18 +217,11 @@ class PSDStack(TransformerMixin, BaseEstimator):
         return self
 
     def _one_chunk(self, x: np.ndarray) -> np.ndarray:
-        n, spectrum = self.n_bins, self.spectrum
-        psd = np.stack(
-            [
-                radial_psd(x, n, spectrum=spectrum),
-                radial_psd(gradient_magnitude(x), n, spectrum=spectrum),
-            ]
-        )
+        images = (x, gradient_magnitude(x))  # an unknown spectrum: ValueError from ring_index
+        psd = np.stack([radial_psd(u, self.n_bins, spectrum=self.spectrum) for u in images])
         return np.log10(psd.transpose(1, 0, 2) + 1.0)
 
     def transform(self, X) -> np.ndarray:
-        if self.spectrum not in SPECTRA:
-            raise ValueError(f"spectrum must be one of {SPECTRA}, got {self.spectrum!r}")
         X = check_images(X)
         out = np.empty((len(X), 2, self.n_bins), dtype=np.float64)
         return map_chunks(self._one_chunk, X, out, CHUNK, self.n_jobs)
