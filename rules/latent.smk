@@ -46,7 +46,7 @@ rule autoencoder:
                 "max_train",
             )
         },
-        pooling={k: LATENT_CONFIG[k] for k in ("pooling", "shift_step")},
+        pooling={k: LATENT_CONFIG[k] for k in ("pooling", "shift_step", "stage_means")},
         seed=config["seed"],
     script:
         "../workflow/scripts/train_autoencoder.py"

@@ -18,6 +18,7 @@ from microprop.design import (
 )
 from microprop.features.latent import (
     ConvAutoencoder,
+    as_tensor,
     decode,
     encode,
     invariant_codes,
@@ -122,11 +123,47 @@ def test_pooled_codes_are_invariant_to_the_orbit_and_only_to_it():
         )
     off = invariant_codes(ae, np.roll(images, (1, 0), axis=(1, 2)), shift_step=8)
     assert np.abs(off - pooled).max() > 1e-4
+    # with the stage means: the same code first, 8 + 16 + 32 + 64 means after it, invariant alike
+    full = latent_features(ae, images, pooling="orbit", shift_step=8, stage_means=True)
+    assert full.shape == (2, 16 + 120) and np.allclose(full[:, :16], pooled, atol=1e-6)
+    assert np.abs(full[0, 16:] - full[1, 16:]).max() > 1e-4
+    for m in moved:
+        again = invariant_codes(ae, np.ascontiguousarray(m), shift_step=8, stage_means=True)
+        assert np.allclose(again, full, atol=1e-5)
+    off = invariant_codes(ae, np.roll(images, (1, 0), axis=(1, 2)), shift_step=8, stage_means=True)
+    assert np.abs(off[:, 16:] - full[:, 16:]).max() > 1e-5
     assert np.array_equal(latent_features(ae, images, pooling="none"), encode(ae, images))
     with pytest.raises(ValueError, match="divide the encoder stride"):
         invariant_codes(ae, images, shift_step=3)
     with pytest.raises(ValueError, match="unknown latent pooling"):
         latent_features(ae, images, pooling="mean")
+    with pytest.raises(ValueError, match="stage_means needs pooling 'orbit'"):
+        latent_features(ae, images, pooling="none", stage_means=True)
+
+
+def test_stage_means_are_the_activation_means_of_a_symmetric_image():
+    """For an image that every D4 transform and every shift of the orbit maps to itself
+    (stripes of period shift_step along both axes, symmetric), the orbit average is the
+    plain forward pass: each stage mean is the mean of that stage's activations, computed
+    here layer by layer, and they tell a faint pattern from a strong one."""
+    torch_threads_one()
+    torch.manual_seed(2)
+    ae = ConvAutoencoder(latent_size=16, channels=(8, 16, 32, 64))
+    base = np.cos(2 * np.pi * (np.arange(16) + 0.5) / 16)
+    wave = np.tile((base + base[::-1]) / 2, 4)  # exactly periodic and even, to the last bit
+    tile = (wave[:, None] + wave[None]) / 4
+    images = np.stack([127.5 + a * 255 * tile for a in (0.1, 0.9)]).round().astype(np.uint8)
+    for im in images:
+        assert np.array_equal(im, im.T) and np.array_equal(im, im[::-1])
+    got = invariant_codes(ae, images, shift_step=16, stage_means=True)[:, 16:]
+    x, expected = as_tensor(images), []
+    with torch.no_grad():
+        for layer in ae.encoder.net:
+            x = layer(x)
+            if isinstance(layer, nn.GELU):
+                expected.append(x.mean(dim=(2, 3)))
+    assert np.allclose(got, torch.cat(expected, 1).numpy(), atol=1e-6)
+    assert np.abs(got[0] - got[1]).max() > 1e-3
 
 
 def test_design_loop_reaches_the_known_optimum_of_a_toy_model():

@@ -43,7 +43,7 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
 
         ae = ConvAutoencoder(latent_size=16, channels=(8, 16, 32, 64))
         save_autoencoder(ae, tmp_path / "autoencoder.pt")
-        pooling = {"pooling": "orbit", "shift_step": 8}
+        pooling = {"pooling": "orbit", "shift_step": 8, "stage_means": True}
         features = latent_features(ae, ds.images, **pooling)
     elif feature == "physfeat2-full":  # a feature option the model must replay
         options = {"spectrum": "full"}

@@ -28,8 +28,12 @@ multiples of the stride; averaging the sorted code over the image's orbit under 
 the shifts by multiples of ``shift_step`` inside one cell makes it invariant (to float
 round-off) to the group those generate. A regressor with few labels then need not learn
 the symmetries of the periodic square from them (the same argument as the symmetry-aware
-CNNs of :mod:`microprop.models.symmetry`). The raw codes stay the latent space of the
-design study.
+CNNs of :mod:`microprop.models.symmetry`). The code's cells average the image over 16 x 16
+pixels, so it cannot tell apart fields that differ only by fluctuations finer than a cell
+(CH's noisy first snapshots, whose energy is set by that amplitude); ``stage_means`` adds
+the spatial mean of every encoder stage's activations, pooled over the same orbit: how
+much of each pattern the encoder learned to see the image holds, at every scale. The raw
+codes stay the latent space of the design study.
 """
 
 from __future__ import annotations
@@ -66,6 +70,16 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def forward_with_stage_means(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The code map and (N, sum(channels)) the spatial means of every stage's output
+        (after its activation): how much of each learned local pattern the image holds."""
+        means = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.GELU):
+                means.append(x.mean(dim=(-2, -1)))
+        return x, torch.cat(means, dim=1)
 
 
 class Decoder(nn.Module):
@@ -250,14 +264,21 @@ def encode(ae: ConvAutoencoder, images: np.ndarray, batch_size: int = 512) -> np
 
 @torch.no_grad()
 def invariant_codes(
-    ae: ConvAutoencoder, images: np.ndarray, shift_step: int = 4, batch_size: int = 256
+    ae: ConvAutoencoder,
+    images: np.ndarray,
+    shift_step: int = 4,
+    batch_size: int = 256,
+    stage_means: bool = False,
 ) -> np.ndarray:
     """Orbit-pooled sorted codes (N, latent_size) float32 of uint8 images (N, H, W).
 
     Each channel's ``grid``² code values are sorted; the sorted codes are averaged over
     the 8 D4 transforms times the (stride / shift_step)² shifts of each image, so the
     result does not change when the image is rotated, flipped or shifted periodically
-    by a multiple of ``shift_step`` (module docstring).
+    by a multiple of ``shift_step`` (module docstring). ``stage_means`` appends the
+    spatial means of every encoder stage's output, averaged over the same orbit
+    (N, latent_size + sum(channels)): they keep what the code's 4 x 4 cells average away,
+    such as the amplitude of fluctuations finer than a cell (README "Latent space").
 
     >>> ae = ConvAutoencoder(latent_size=16, image_size=64)
     >>> x = np.random.default_rng(0).integers(0, 256, (2, 64, 64), dtype=np.uint8)
@@ -270,28 +291,42 @@ def invariant_codes(
         raise ValueError(f"shift_step {shift_step} must divide the encoder stride {ae.stride}")
     ae.eval()
     shifts = range(0, ae.stride, shift_step)
+    width = ae.latent_size + (sum(ae.channels) if stage_means else 0)
     out = []
     for lo in range(0, len(images), batch_size):
         x = as_tensor(images[lo : lo + batch_size])
-        total = torch.zeros(len(x), ae.latent_channels, ae.grid**2)
+        codes = torch.zeros(len(x), ae.latent_channels, ae.grid**2)
+        means = torch.zeros(len(x), sum(ae.channels))
         for g in range(ORDER):
             xg = d4(x, g)
             for dy in shifts:
                 for dx in shifts:
-                    z = ae.encoder(torch.roll(xg, (dy, dx), dims=(-2, -1)))
-                    total += torch.sort(z.flatten(2), dim=-1).values
-        out.append((total / (ORDER * len(shifts) ** 2)).flatten(1))
-    return torch.cat(out).numpy() if out else np.empty((0, ae.latent_size), np.float32)
+                    moved = torch.roll(xg, (dy, dx), dims=(-2, -1))
+                    if stage_means:
+                        z, m = ae.encoder.forward_with_stage_means(moved)
+                        means += m
+                    else:
+                        z = ae.encoder(moved)
+                    codes += torch.sort(z.flatten(2), dim=-1).values
+        pooled = [codes.flatten(1)] + ([means] if stage_means else [])
+        out.append(torch.cat(pooled, dim=1) / (ORDER * len(shifts) ** 2))
+    return torch.cat(out).numpy() if out else np.empty((0, width), np.float32)
 
 
 def latent_features(
-    ae: ConvAutoencoder, images: np.ndarray, pooling: str = "orbit", shift_step: int = 4
+    ae: ConvAutoencoder,
+    images: np.ndarray,
+    pooling: str = "orbit",
+    shift_step: int = 4,
+    stage_means: bool = False,
 ) -> np.ndarray:
-    """The feature set ``latent``: :func:`invariant_codes` (``pooling="orbit"``) or the raw
-    codes (``"none"``)."""
+    """The feature set ``latent``: :func:`invariant_codes` (``pooling="orbit"``, with the
+    encoder's stage means if ``stage_means``) or the raw codes (``"none"``)."""
     if pooling == "orbit":
-        return invariant_codes(ae, images, shift_step)
+        return invariant_codes(ae, images, shift_step, stage_means=stage_means)
     if pooling == "none":
+        if stage_means:
+            raise ValueError("stage_means needs pooling 'orbit' (the raw codes are a map)")
         return encode(ae, images)
     raise ValueError(f"unknown latent pooling {pooling!r}: 'orbit' or 'none'")
 

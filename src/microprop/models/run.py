@@ -282,6 +282,7 @@ class TrainedModel:
                 images,
                 pooling=options.get("pooling", "none"),
                 shift_step=int(options.get("shift_step", 4)),
+                stage_means=bool(options.get("stage_means", False)),
             )
         transformer = feats.FEATURES[name](**options, n_jobs=os.cpu_count() or 1)
         return transformer.fit_transform(images)
