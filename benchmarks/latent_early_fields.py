@@ -1,4 +1,5 @@
-"""CH, few labels: why latent-svr only ties resnet18 at 1% (README "Latent space", issue 19).
+"""CH, few labels: why the autoencoder's code alone only ties resnet18 at 1%, and what the
+encoder's stage means add (README "Latent space", issue 19).
 
     .venv/bin/python benchmarks/latent_early_fields.py [--fractions 0.001 0.01] [--seeds 0 1 2]
 
@@ -15,16 +16,18 @@ models in ``--models`` at those fractions and seeds. Nothing is fitted on test i
    mean and s.d. of each labelled subset): the distances between the groups' centroids,
    the spread inside each group (root mean square distance to its centroid), and the
    largest |correlation| of one feature with the label inside steps 10-99.
-3. **Feature sets, the same SVR:** latent (the feature set ``latent``), two pixel statistics
-   of each image (log mean of c^2 (1 - c)^2 and of the squared periodic forward
-   differences: how mixed and how rough the field is, the shape of the CH bulk and
-   gradient energies, no label involved) and both together, each by the run-grouped grid
-   CV of ``train_svr`` (config ``models.svr``) on the same subsets; the latent row must
+3. **Feature sets, the same SVR:** the pooled code alone (the first ``latent_size``
+   columns of the feature set ``latent``), two pixel statistics of each image (log mean of
+   c^2 (1 - c)^2 and of the squared periodic forward differences: how mixed and how rough
+   the field is, the shape of the CH bulk and gradient energies, no label involved), the
+   code with them, and the whole feature set ``latent`` (the code and the encoder's stage
+   means, ``features.latent.stage_means``), each by the run-grouped grid CV of
+   ``train_svr`` (config ``models.svr``) on the same subsets; the ``latent`` row must
    reproduce latent-svr's ``metrics.json``. Test RMSE overall and per step group.
 4. ``--variants 8,16,32:64 8,16:256``: autoencoders with other encoder channels and latent
    sizes (a finer code grid: 8 x 8 and 16 x 16 cells instead of 4 x 4), trained and pooled
    as the rule ``autoencoder`` does (config ``features.latent``, the same training images
-   and seed), scored as in 3.
+   and seed), scored as in 3 (the code alone, and with the stage means).
 
 One core, about 15 seconds, plus about 3 minutes per variant. Ends with one JSON line.
 """
@@ -96,7 +99,9 @@ def variant_features(ds, options: dict, channels: list, latent_size: int, seed: 
     ae, history = train_autoencoder(
         ds.images[train], latent_size, channels, seed, **{k: options[k] for k in fit}
     )
-    features = latent_features(ae, ds.images, options["pooling"], options["shift_step"])
+    features = latent_features(
+        ae, ds.images, options["pooling"], options["shift_step"], stage_means=True
+    )
     summary = {
         "reconstruction_rmse_test": reconstruction_rmse(ae, ds.images[ds.test_idx]),
         "epochs": history["epochs"],
@@ -133,23 +138,28 @@ def main() -> None:
     test, weights = evaluation_subset(latent.test_idx, max_test, runs, steps)
     ds = load_dataset(data)
     stats = pixel_statistics(ds.images)
-    code = latent.images.reshape(len(latent), -1).astype(np.float64)
+    features = latent.images.reshape(len(latent), -1).astype(np.float64)
+    code = features[:, : latent.attrs["options"]["latent_size"]]  # the pooled code first
     feature_sets = {
-        "latent": code,
+        "code": code,
         "pixel statistics": stats,
-        "latent + pixel statistics": np.c_[code, stats],
+        "code + pixel statistics": np.c_[code, stats],
     }
+    if latent.attrs["options"].get("stage_means"):  # then the encoder's stage means
+        feature_sets["latent (code + stage means)"] = features
     out = {"max_test": max_test, "n_test_scored": len(test), "variants": {}, "fractions": {}}
     for variant in args.variants:
         channels, size = variant.split(":")
-        name = f"latent, channels {channels}, size {size}"
-        feature_sets[name], out["variants"][name] = variant_features(
+        name = f"channels {channels}, size {size}"
+        features, out["variants"][name] = variant_features(
             ds,
             config["features"]["latent"],
             [int(c) for c in channels.split(",")],
             int(size),
             config["seed"],
         )
+        feature_sets[f"{name}: code"] = features[:, : int(size)]
+        feature_sets[f"{name}: code + stage means"] = features
 
     def scores(pred: np.ndarray) -> dict:
         err = pred - y[test]
@@ -188,7 +198,7 @@ def main() -> None:
         summary = {
             name: {
                 "rmse_mean": round(float(np.mean([r["rmse"] for r in v])), 1),
-                "rmse_sd": round(float(np.std([r["rmse"] for r in v])), 1),
+                "rmse_sd": round(float(np.std([r["rmse"] for r in v], ddof=min(1, len(v) - 1))), 1),
                 "per_seed": v,
             }
             for name, v in rows.items()
@@ -200,7 +210,7 @@ def main() -> None:
                 g: round(float(np.mean([r["by_group"][g] for r in s["per_seed"]])), 1)
                 for g in GROUPS
             }
-            print(f"  {name:32s} {s['rmse_mean']:7.1f} ± {s['rmse_sd']:5.1f}  {mean_groups}")
+            print(f"  {name:46s} {s['rmse_mean']:7.1f} ± {s['rmse_sd']:5.1f}  {mean_groups}")
         for name, per_seed in geo.items():
             print(f"  geometry of {name} (seeds {args.seeds}):")
             for key in per_seed[0]:
