@@ -171,7 +171,7 @@ def fit_torch(
 
     >>> net = nn.Linear(1, 1); x = torch.linspace(-1, 1, 64)[:, None]
     >>> h = fit_torch(net, nn.functional.mse_loss, x, 3 * x, seed=0, max_epochs=200, lr=0.05)
-    >>> round(float(net.weight), 1), h["best_epoch"] > 0
+    >>> round(float(net.weight.detach()), 1), h["best_epoch"] > 0
     (3.0, True)
     """
     gen = torch.Generator().manual_seed(seed)
