@@ -88,12 +88,10 @@ def variant_features(ds, options: dict, channels: list, latent_size: int, seed: 
     import torch
 
     from microprop.features.latent import latent_features, reconstruction_rmse, train_autoencoder
-    from microprop.models import training_subset
+    from microprop.models import capped_subset
 
     torch.set_num_threads(1)
-    train = ds.train_idx
-    if options["max_train"] and len(train) > options["max_train"]:
-        train = training_subset(train, options["max_train"] / len(train), seed)
+    train = capped_subset(ds.train_idx, options["max_train"], seed)  # as the rule does
     fit = ("max_epochs", "batch_size", "lr", "patience", "val_fraction", "augment")
     t0 = time.perf_counter()
     ae, history = train_autoencoder(

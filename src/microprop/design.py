@@ -294,13 +294,6 @@ def targets_across(y: np.ndarray, n: int, low: float = 0.05, high: float = 0.95)
     return np.quantile(np.asarray(y, float), np.linspace(low, high, n))
 
 
-def _subset(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """A seeded subset of ``n`` of ``rows`` (all of them when fewer or n = 0)."""
-    from microprop.models import training_subset
-
-    return training_subset(rows, n / len(rows), seed) if n and len(rows) > n else rows
-
-
 def design_study(
     ae,
     images: np.ndarray,
@@ -341,9 +334,10 @@ def design_study(
     errors of both methods), the designed fields and a summary with the medians.
     """
     from microprop.features.latent import decode
+    from microprop.models import capped_subset
 
-    fit = _subset(train, max_fit, seed)
-    check = _subset(test, n_check, seed)
+    fit = capped_subset(train, max_fit, seed)
+    check = capped_subset(test, n_check, seed)
     log.info("physics check of %d test images against their labels", len(check))
     check_true = physics_energies(images[check] / 255.0, params)
     check_err = relative_error(check_true, labels[check])

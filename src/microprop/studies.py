@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from microprop.metrics import regression_metrics
-from microprop.models import training_subset
+from microprop.models import capped_subset, training_subset
 from microprop.uncertainty import SCORES
 
 # Table 2 of the paper: (RMSE, R²) on the test split at the full training set.
@@ -433,9 +433,7 @@ def run_zoo(features, regressors: Sequence[str], seed: int = 0, max_train: int =
     """
     X = np.asarray(features.images, dtype=float).reshape(len(features), -1)
     y = np.asarray(features.property, dtype=float)
-    train = features.train_idx
-    if max_train and len(train) > max_train:
-        train = training_subset(train, max_train / len(train), seed)
+    train = capped_subset(features.train_idx, max_train, seed)
     test = features.test_idx
     mu, sd = y[train].mean(), y[train].std() or 1.0
     rows = []
@@ -496,9 +494,7 @@ def pca_study(
     from microprop.models import SVRegressor, fit_evaluate
 
     X = np.asarray(embedding.images, dtype=float).reshape(len(embedding), -1)
-    train = training_subset(embedding.train_idx, 1.0, seed)
-    if max_train and len(train) > max_train:
-        train = training_subset(train, max_train / len(train), seed)
+    train = capped_subset(training_subset(embedding.train_idx, 1.0, seed), max_train, seed)
     k_max = min(max(components), len(train), X.shape[1])
     pca = PCA(n_components=k_max, svd_solver="full").fit(X[train])
     scree = pd.DataFrame(

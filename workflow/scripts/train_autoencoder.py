@@ -17,7 +17,7 @@ from microprop.features.latent import (
 )
 from microprop.io import atomic_path, load_dataset, write_features
 from microprop.logs import setup_logging
-from microprop.models import training_subset
+from microprop.models import capped_subset
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -27,9 +27,7 @@ pooling = dict(sm.params.pooling)
 max_train, seed = options.pop("max_train"), sm.params.seed
 
 ds = load_dataset(sm.input.data)
-train = ds.train_idx
-if max_train and len(train) > max_train:
-    train = training_subset(train, max_train / len(train), seed)
+train = capped_subset(ds.train_idx, max_train, seed)
 log.info(
     "autoencoder %s on %d of %d training images (labels unused)",
     options,

@@ -28,6 +28,18 @@ def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray
     return np.sort(np.asarray(train_idx)[perm[:n]])
 
 
+def capped_subset(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """At most ``n`` of ``rows``: a seeded :func:`training_subset` of them when there are
+    more (a compute budget), all of them when fewer or ``n`` = 0.
+
+    >>> capped_subset(np.arange(10), 0, 0).tolist() == list(range(10))
+    True
+    >>> len(capped_subset(np.arange(10), 4, 0)), len(capped_subset(np.arange(3), 4, 0))
+    (4, 3)
+    """
+    return training_subset(rows, n / len(rows), seed) if n and len(rows) > n else rows
+
+
 def evaluation_subset(
     test_idx: np.ndarray, max_test: int, runs=None, steps=None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +102,7 @@ def evaluation_subset(
 __all__ = [
     "PiecewiseConstantRegressor",
     "SVRegressor",
+    "capped_subset",
     "fit_evaluate",
     "evaluation_subset",
     "training_subset",
@@ -136,9 +149,7 @@ def fit_evaluate(
 
     X = features.images.reshape(len(features), -1) if flatten else features.images
     y = features.property
-    train = training_subset(features.train_idx, frac, seed)
-    if max_train and len(train) > max_train:
-        train = training_subset(train, max_train / len(train), seed)
+    train = capped_subset(training_subset(features.train_idx, frac, seed), max_train, seed)
     test, weights = evaluation_subset(features.test_idx, max_test, runs, steps)
     fit_rows = train
     if calibration and calibration["method"] == "split":
