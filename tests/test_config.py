@@ -112,6 +112,10 @@ CROSS_FIELD = {
     ),
     "ch test runs not fewer than runs": ({"ch": {"n_test_runs": 6}}, "ch.n_test_runs"),
     "ch figure run that is not simulated": ({"ch": {"figure_run": 9}}, "ch.figure_run"),
+    "stage means of raw codes": (
+        {"features": {"latent": {"pooling": "none"}}},
+        "features.latent.stage_means",
+    ),
     "unknown torch device": ({"models": {"cnn": {"device": "gpu"}}}, "models.cnn.device"),
     "cuda without index digits": (
         {"features": {"cnnpca": {"device": "cuda:x"}}},

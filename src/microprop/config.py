@@ -64,6 +64,12 @@ def config_problems(config: Mapping) -> list[str]:
                 )
     if "cfd" in config:
         problems += cfd_config.config_problems(config["cfd"])
+    latent = config.get("features", {}).get("latent", {})
+    if latent.get("stage_means") and latent.get("pooling") == "none":
+        problems.append(
+            "features.latent.stage_means needs features.latent.pooling: orbit "
+            "(the raw codes are a map); set it false with pooling: none"
+        )
     models = config.get("models", {})
     studies = config.get("studies", {})
     lists = {
