@@ -115,6 +115,7 @@ rule train_cnn:
     params:
         options=cnn_options,
         augment=lambda w: symmetry_augment(w.dataset, "cnn"),
+        val_by_run=CNN_CONFIG["val_by_run"],
         max_test=max_test,
         calibration=calibration_options("cnn"),
     script:

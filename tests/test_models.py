@@ -16,6 +16,7 @@ from microprop.models.cnn import (
     build_network,
     head_of,
     parse_model_id,
+    validation_split,
 )
 from microprop.models.svr import grid_svr, tune_svr
 from microprop.weights import weights_file
@@ -387,6 +388,63 @@ def test_augmented_cnn_trains_saves_and_refuses_an_unknown_group(tmp_path):
     np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-5)
     with pytest.raises(ValueError, match="augment group"):
         CNNRegressor(max_epochs=1, augment={"group": "d4"}, **opts).fit(X, y)
+
+
+def test_validation_split_holds_out_whole_groups_and_keeps_the_random_split():
+    """With groups the validation rows are whole groups, round(fraction x groups) of them
+    (one at least, never all); without groups (or with one) the split is the random one
+    of before, drawn from the same generator state; fraction 0 gives no validation."""
+    groups = np.repeat([3, 7, 1, 9, 4], 6)  # 5 runs of 6 images
+    for fraction, n_groups in ((0.2, 1), (0.4, 2), (0.01, 1), (0.99, 4)):
+        gen = torch.Generator().manual_seed(0)
+        val, fit = validation_split(len(groups), fraction, gen, groups)
+        assert len(np.unique(groups[val])) == n_groups
+        assert not set(groups[val]) & set(groups[fit])
+        assert np.array_equal(np.sort(np.concatenate([val, fit])), np.arange(len(groups)))
+    picked = set()
+    for seed in range(20):
+        val, _ = validation_split(30, 0.2, torch.Generator().manual_seed(seed), groups)
+        picked.add(tuple(np.unique(groups[val])))
+    assert len(picked) > 1  # the held-out run depends on the seed
+    random_split = validation_split(30, 0.2, torch.Generator().manual_seed(5))
+    for one_group in (None, np.zeros(30, dtype=int)):
+        same = validation_split(30, 0.2, torch.Generator().manual_seed(5), one_group)
+        assert all(np.array_equal(a, b) for a, b in zip(same, random_split, strict=True))
+    assert len(random_split[0]) == 6
+    val, fit = validation_split(30, 0.0, torch.Generator().manual_seed(5), groups)
+    assert len(val) == 0 and len(fit) == 30
+    with pytest.raises(ValueError, match="29 labels for 30 images"):
+        validation_split(30, 0.2, torch.Generator(), groups[:29])
+
+
+def test_cnn_validates_on_whole_groups_when_given_groups():
+    X, y = grey_images(24, 4)
+    groups = np.repeat([0, 1, 2, 3], 6)
+    model = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    model.fit(X, y, groups=groups)
+    held_out = np.unique(groups[model.val_idx_])
+    assert model.n_val_ == 6 and len(held_out) == 1 and model.val_groups_ == held_out.tolist()
+    assert model.y_range_ == (y[groups != held_out[0]].min(), y[groups != held_out[0]].max())
+
+
+def test_fit_evaluate_calibrates_a_cnn_on_whole_runs_with_fit_groups():
+    """fit_groups: the CNN's validation part, and so its conformal calibration set, is
+    the training images of whole runs; no test row and no fitted run among them."""
+    from microprop.io import TEST, TRAIN, Dataset
+    from microprop.models import fit_evaluate
+
+    X, y = grey_images(30, 5)
+    runs = np.repeat([0, 1, 2, 3, 4], 6)
+    data = Dataset(X, y, np.where(runs == 4, TEST, TRAIN))
+    estimator = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    calibration = {"method": "validation", "score": "constant"}
+    options = dict(flatten=False, calibration=calibration, groups=runs, fit_groups=True)
+    model, metrics, _ = fit_evaluate(estimator, data, 1.0, 0, **options)
+    (cal,) = model.conformal_.sets.values()
+    assert len(np.unique(runs[cal.index])) == 1 and len(cal) == 6
+    assert runs[cal.index][0] in (0, 1, 2, 3) and model.val_groups_ == [runs[cal.index][0]]
+    with pytest.raises(ValueError, match="fit_groups needs groups"):
+        fit_evaluate(estimator, data, 1.0, 0, flatten=False, fit_groups=True)
 
 
 def test_predictions_are_clipped_to_the_fitting_labels_range(tmp_path):

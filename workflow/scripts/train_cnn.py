@@ -41,6 +41,9 @@ estimator = CNNRegressor(
 )
 log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
 runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
+by_run = p.val_by_run and runs is not None and protocol == "paper"  # MuCha: no validation
+if by_run:
+    log.info("validation part: whole training runs")
 model, metrics, table = fit_evaluate(
     estimator,
     data,
@@ -52,6 +55,8 @@ model, metrics, table = fit_evaluate(
     max_test=p.max_test,
     runs=runs,
     steps=steps,
+    groups=runs if by_run else None,
+    fit_groups=by_run,
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag
@@ -60,6 +65,8 @@ metrics.update(
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
     features=feature_record(w.model, data.attrs if w.model == MUCHA_ID else None),
 )
+if by_run:
+    metrics["validation_runs"] = [int(r) for r in model.val_groups_]
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info(

@@ -121,6 +121,7 @@ def fit_evaluate(
     max_test: int = 0,
     runs=None,
     steps=None,
+    fit_groups: bool = False,
 ):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
@@ -139,7 +140,9 @@ def fit_evaluate(
     prediction intervals: the table gains ``lower`` and ``upper``, the metrics coverage
     and widths on the test split, and the estimator ``conformal_`` (its calibration sets,
     from training images only). ``method="split"`` fits on the training subset without
-    its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration.
+    its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration;
+    with ``fit_groups`` the fitting rows' groups also go to ``estimator.fit`` (the CNNs
+    then validate, and calibrate, on whole runs).
     """
     import time
 
@@ -155,7 +158,10 @@ def fit_evaluate(
     if calibration and calibration["method"] == "split":
         fit_rows, _ = split_rows(train, calibration["fraction"], seed)
     t0 = time.perf_counter()
-    estimator.fit(X[fit_rows], y[fit_rows])
+    if fit_groups and groups is None:
+        raise ValueError("fit_groups needs groups (a run id per row)")
+    fit_kwargs = {"groups": np.asarray(groups)[fit_rows]} if fit_groups else {}
+    estimator.fit(X[fit_rows], y[fit_rows], **fit_kwargs)
     t1 = time.perf_counter()
     pred = estimator.predict(X[test])
     t2 = time.perf_counter()

@@ -21,7 +21,8 @@ Inputs and targets
     energies alike).
 
 Training protocol (``protocol="paper"``, section 3.2.3)
-    20 % of the training subset is held out for validation; Adam at ``lr`` (1e-3),
+    20 % of the training subset is held out for validation (whole runs when ``fit`` gets
+    ``groups``: :func:`validation_split`; assumption, not from the paper); Adam at ``lr`` (1e-3),
     halved by ``ReduceLROnPlateau`` on the validation loss down to ``min_lr`` (1e-5);
     batch 32; MSE loss (assumption, not from the paper); early stopping after
     ``patience`` (20) epochs without a better validation loss, and the best checkpoint
@@ -238,6 +239,37 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
     return torch.from_numpy(out).to(xb.device)
 
 
+def validation_split(n: int, fraction: float, gen: torch.Generator, groups=None):
+    """Validation and fitting rows (each sorted) of ``n`` training images.
+
+    Without ``groups``: a random ``fraction`` of the rows (the paper's 20%). With
+    ``groups`` of two or more values: whole groups, ``round(fraction x groups)`` of them
+    (at least one, at most all but one), drawn at random. Snapshots of one CH run are
+    near-copies of their neighbours in time, so a random validation part scores the
+    network on images it has all but seen, while the test split is whole held-out runs.
+    ``fraction`` 0 gives no validation rows.
+
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> val, fit = validation_split(8, 0.25, gen, groups=[0, 0, 1, 1, 2, 2, 3, 3])
+    >>> len(val), len(fit), len(set(np.array([0, 0, 1, 1, 2, 2, 3, 3])[val]))
+    (2, 6, 1)
+    """
+    if groups is not None and len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} labels for {n} images")
+    labels = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)
+    if labels is None or len(labels[0]) < 2:
+        perm = torch.randperm(n, generator=gen).numpy()  # drawn even without validation
+        n_val = min(int(round(fraction * n)), n - 1) if fraction > 0 else 0
+        return np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    if fraction <= 0:
+        return np.arange(0), np.arange(n)
+    names, group_of_row = labels
+    n_val = min(max(int(round(fraction * len(names))), 1), len(names) - 1)
+    chosen = torch.randperm(len(names), generator=gen).numpy()[:n_val]
+    is_val = np.isin(group_of_row, chosen)
+    return np.flatnonzero(is_val), np.flatnonzero(~is_val)
+
+
 def _as_nchw(X) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim == 3:
@@ -369,7 +401,13 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         dtype = self.amp_dtype(device)
         return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
+        """Train on images ``X`` and targets ``y``.
+
+        ``groups`` (one label per image, e.g. CH's run) makes the validation part whole
+        groups (:func:`validation_split`): early stopping, the plateau schedule and the
+        split conformal calibration then see images of groups the network never fitted.
+        """
         if self.protocol not in ("paper", "mucha"):
             raise ValueError(f"protocol must be 'paper' or 'mucha', got {self.protocol!r}")
         X = _as_nchw(X)
@@ -381,10 +419,8 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(self.seed)
         self._augment_rng = np.random.default_rng([self.seed, 1])
         val_fraction = self.val_fraction if self.protocol == "paper" else 0.0
-        perm = torch.randperm(len(y), generator=gen).numpy()
-        n_val = int(round(val_fraction * len(y))) if val_fraction > 0 else 0
-        n_val = min(n_val, len(y) - 1)
-        val_idx, fit_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        val_idx, fit_idx = validation_split(len(y), val_fraction, gen, groups)
+        self.val_groups_ = [] if groups is None else np.unique(np.asarray(groups)[val_idx]).tolist()
 
         Xf = X[fit_idx].astype(np.float64) / 255.0
         mean = Xf.mean(axis=(0, 2, 3))
