@@ -397,6 +397,28 @@ def test_svr_searches_leave_whole_ch_runs_out(smoke_run):
 
 
 @pytest.mark.workflow
+def test_ch_cnns_validate_on_whole_training_runs(smoke_run):
+    """models.cnn.val_by_run: a CH CNN names its validation run, a training run, and its
+    calibration set is that run's training images; Ising and MuCha name none."""
+    config = load_config(SMOKE)
+    assert config["models"]["cnn"]["val_by_run"]
+    with h5py.File(smoke_run / "results/data/ch.h5") as f:
+        runs, split = f["run"][()], f["split"][()]
+    train_runs = set(np.unique(runs[split == b"train"]).tolist())
+    for dataset, model in (("ch", "resnet18"), ("ising", "resnet18"), ("ch", "mucha-resnet34")):
+        folder = smoke_run / f"results/models/{dataset}/{model}/frac1.0/seed0"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        if (dataset, model) != ("ch", "resnet18"):
+            assert "validation_runs" not in metrics, (dataset, model)
+            continue
+        (held_out,) = metrics["validation_runs"]
+        assert held_out in train_runs
+        with np.load(folder / "conformal.npz") as cal:
+            rows = cal["validation_index"]
+        assert len(rows) and set(runs[rows].tolist()) == {held_out}
+
+
+@pytest.mark.workflow
 def test_table2_lists_every_model(smoke_run):
     config = load_config(SMOKE)
     md = (smoke_run / "results/tables/table2.md").read_text()

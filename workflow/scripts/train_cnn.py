@@ -41,7 +41,8 @@ estimator = CNNRegressor(
 )
 log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
 runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
-by_run = p.val_by_run and runs is not None and protocol == "paper"  # MuCha: no validation
+# MuCha has no validation part (train_mucha has no val_by_run param)
+by_run = protocol == "paper" and p.val_by_run and runs is not None
 if by_run:
     log.info("validation part: whole training runs")
 model, metrics, table = fit_evaluate(
