@@ -150,6 +150,8 @@ def fit_evaluate(
 
     from microprop.metrics import regression_metrics
 
+    if fit_groups and groups is None:
+        raise ValueError("fit_groups needs groups (a run id per row)")
     X = features.images.reshape(len(features), -1) if flatten else features.images
     y = features.property
     train = capped_subset(training_subset(features.train_idx, frac, seed), max_train, seed)
@@ -158,8 +160,6 @@ def fit_evaluate(
     if calibration and calibration["method"] == "split":
         fit_rows, _ = split_rows(train, calibration["fraction"], seed)
     t0 = time.perf_counter()
-    if fit_groups and groups is None:
-        raise ValueError("fit_groups needs groups (a run id per row)")
     fit_kwargs = {"groups": np.asarray(groups)[fit_rows]} if fit_groups else {}
     estimator.fit(X[fit_rows], y[fit_rows], **fit_kwargs)
     t1 = time.perf_counter()

@@ -94,6 +94,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from microprop.models.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
+from microprop.uncertainty import n_groups
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
@@ -256,16 +257,16 @@ def validation_split(n: int, fraction: float, gen: torch.Generator, groups=None)
     """
     if groups is not None and len(groups) != n:
         raise ValueError(f"groups has {len(groups)} labels for {n} images")
-    labels = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)
-    if labels is None or len(labels[0]) < 2:
+    k = n_groups(groups)  # the rule of the leave-runs-out folds: None or one group is none
+    if not k:
         perm = torch.randperm(n, generator=gen).numpy()  # drawn even without validation
         n_val = min(int(round(fraction * n)), n - 1) if fraction > 0 else 0
         return np.sort(perm[:n_val]), np.sort(perm[n_val:])
     if fraction <= 0:
         return np.arange(0), np.arange(n)
-    names, group_of_row = labels
-    n_val = min(max(int(round(fraction * len(names))), 1), len(names) - 1)
-    chosen = torch.randperm(len(names), generator=gen).numpy()[:n_val]
+    group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
+    n_val = min(max(int(round(fraction * k)), 1), k - 1)
+    chosen = torch.randperm(k, generator=gen).numpy()[:n_val]
     is_val = np.isin(group_of_row, chosen)
     return np.flatnonzero(is_val), np.flatnonzero(~is_val)
 
