@@ -150,5 +150,6 @@ rule train_mucha:
         augment=lambda w: symmetry_augment(w.dataset, "mucha"),
         max_test=max_test,
         calibration=calibration_options("mucha"),
+        split_by_run=UNCERTAINTY["split_by_run"],
     script:
         "../workflow/scripts/train_cnn.py"

@@ -235,6 +235,55 @@ def test_split_rows_are_disjoint_and_seeded():
     np.testing.assert_array_equal(cal, split_rows(np.arange(100, 200), 0.25, seed=1)[1])
 
 
+def test_split_rows_hold_out_whole_groups_and_keep_the_random_split():
+    """With groups the calibration rows are whole groups, round(fraction x groups) of them
+    (one at least, never all), drawn with the seed; with one group or none the split is
+    the random one."""
+    train = np.arange(100, 130)
+    groups = np.repeat([3, 7, 1, 9, 4], 6)  # 5 runs of 6 training rows
+    for fraction, expected in ((0.2, 1), (0.4, 2), (0.01, 1), (0.99, 4)):
+        fit, cal = split_rows(train, fraction, 0, groups)
+        held_out = set(groups[cal - 100])
+        assert len(held_out) == expected and not held_out & set(groups[fit - 100])
+        assert np.array_equal(np.sort(np.concatenate([fit, cal])), train)
+    picked = {
+        tuple(np.unique(groups[split_rows(train, 0.2, s, groups)[1] - 100])) for s in range(20)
+    }
+    assert len(picked) > 1  # the held-out run depends on the seed
+    random_split = split_rows(train, 0.2, 5)
+    for one_group in (None, np.zeros(30, dtype=int)):
+        same = split_rows(train, 0.2, 5, one_group)
+        assert all(np.array_equal(a, b) for a, b in zip(same, random_split, strict=True))
+    with pytest.raises(ValueError, match="29 labels for 30 training rows"):
+        split_rows(train, 0.2, 0, groups[:29])
+
+
+def test_fit_evaluate_split_calibration_holds_out_whole_runs():
+    """method split with groups: the model fits on whole runs, calibrates on the training
+    images of the other(s), never on a test row; the random split without groups mixes
+    runs on both sides."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    runs = np.repeat(np.arange(6), 20)
+    X = rng.normal(size=(120, 3))
+    y = X @ [1.0, 2.0, 3.0] + runs + rng.normal(0, 0.1, 120)
+    data = Dataset(X, y, np.where(runs >= 4, TEST, TRAIN))
+    calibration = {"method": "split", "fraction": 0.25, "score": "constant"}
+    fitted = []
+    for groups in (runs, None):
+        model, metrics, _ = fit_evaluate(
+            LinearRegression(), data, 1.0, 0, calibration=calibration, groups=groups
+        )
+        (cal,) = model.conformal_.sets.values()
+        assert not set(cal.index) & set(data.test_idx) and metrics["n_fit"] == 80 - len(cal)
+        fit_runs = set(runs[np.setdiff1d(data.train_idx, cal.index)])
+        fitted.append((set(runs[cal.index]), fit_runs))
+    (cal_runs, fit_runs), (random_cal, random_fit) = fitted
+    assert len(cal_runs) == 1 and fit_runs == {0, 1, 2, 3} - cal_runs
+    assert random_cal & random_fit
+
+
 def test_leave_runs_out_never_predicts_a_run_with_itself():
     """1-NN on x = run id: a fold that held the run would predict its own label exactly."""
     from sklearn.neighbors import KNeighborsRegressor

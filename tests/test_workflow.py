@@ -399,23 +399,31 @@ def test_svr_searches_leave_whole_ch_runs_out(smoke_run):
 @pytest.mark.workflow
 def test_ch_cnns_validate_on_whole_training_runs(smoke_run):
     """models.cnn.val_by_run: a CH CNN names its validation run, a training run, and its
-    calibration set is that run's training images; Ising and MuCha name none."""
+    calibration set is that run's training images; uncertainty.split_by_run (on in the
+    smoke config): MuCha's split part is a whole training run likewise (named
+    calibration_runs). Ising names neither."""
     config = load_config(SMOKE)
-    assert config["models"]["cnn"]["val_by_run"]
+    assert config["models"]["cnn"]["val_by_run"] and config["uncertainty"]["split_by_run"]
     with h5py.File(smoke_run / "results/data/ch.h5") as f:
         runs, split = f["run"][()], f["split"][()]
     train_runs = set(np.unique(runs[split == b"train"]).tolist())
-    for dataset, model in (("ch", "resnet18"), ("ising", "resnet18"), ("ch", "mucha-resnet34")):
+    expected = {
+        ("ch", "resnet18"): ("validation_runs", "validation"),
+        ("ch", "mucha-resnet34"): ("calibration_runs", "split"),
+        ("ising", "resnet18"): (None, None),
+        ("ising", "mucha-resnet34"): (None, None),
+    }
+    for (dataset, model), (key, method) in expected.items():
         folder = smoke_run / f"results/models/{dataset}/{model}/frac1.0/seed0"
         metrics = json.loads((folder / "metrics.json").read_text())
-        if (dataset, model) != ("ch", "resnet18"):
-            assert "validation_runs" not in metrics, (dataset, model)
+        if key is None:
+            assert not {"validation_runs", "calibration_runs"} & set(metrics), (dataset, model)
             continue
-        (held_out,) = metrics["validation_runs"]
+        (held_out,) = metrics[key]
         assert held_out in train_runs
         with np.load(folder / "conformal.npz") as cal:
-            rows = cal["validation_index"]
-        assert len(rows) and set(runs[rows].tolist()) == {held_out}
+            rows = cal[f"{method}_index"]
+        assert len(rows) and set(runs[rows].tolist()) == {held_out}, (dataset, model)
 
 
 @pytest.mark.workflow

@@ -25,7 +25,9 @@ No test image is ever part of one. Per model family (``method``):
     Out-of-fold predictions with whole training runs as folds (``GroupKFold``, leave runs
     out): the CH test split is two whole held-out runs, and images of one run are strongly
     correlated, so random folds calibrate on neighbours of training images (optimistic).
-    Feature models only; a CNN would need one training per run left out.
+    Feature models: one more fit per fold. The networks cannot afford a training per
+    run left out; on CH their own held-out part is whole runs instead (the CNNs'
+    validation part, ``models.cnn.val_by_run``; MuCha's ``split`` part with uncertainty.split_by_run).
 
 Conformity scores (``score``), computed by MAPIE on the calibration pairs
 (prediction, truth) with the point predictions as the only input (:class:`PredictionColumn`):
@@ -452,18 +454,47 @@ def shortest_window(values, share: float, weights=None) -> tuple[float, float]:
     return float(v[best]), float(v[end[best] - 1])
 
 
-def split_rows(train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(
+    train: np.ndarray, fraction: float, seed: int, groups=None
+) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split of the training rows into (fit rows, calibration rows).
+
+    Without ``groups``: a random ``fraction`` of the rows. With ``groups`` (one label per
+    row of ``train``) of two or more values: whole groups, :func:`held_out_groups` of
+    them. CH: the test split is whole held-out runs, and a random part of the training
+    runs would calibrate on near copies of fitted snapshots.
 
     >>> fit, cal = split_rows(np.arange(10), 0.2, 0)
     >>> len(fit), len(cal), sorted(np.concatenate([fit, cal]).tolist()) == list(range(10))
     (8, 2, True)
+    >>> runs = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4])
+    >>> fit, cal = split_rows(np.arange(10), 0.2, 0, groups=runs)
+    >>> len(np.unique(runs[cal])), bool(np.intersect1d(runs[fit], runs[cal]).size)
+    (1, False)
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
-    perm = np.random.default_rng([seed, 3]).permutation(len(train))
+    if groups is not None and len(groups) != len(train):
+        raise ValueError(f"groups has {len(groups)} labels for {len(train)} training rows")
+    rng = np.random.default_rng([seed, 3])
+    k = n_groups(groups)
+    if k:
+        group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
+        is_cal = np.isin(group_of_row, rng.permutation(k)[: held_out_groups(k, fraction)])
+        return np.sort(train[~is_cal]), np.sort(train[is_cal])
+    perm = rng.permutation(len(train))
     n_cal = min(max(1, round(fraction * len(train))), max(len(train) - 1, 0))
     return np.sort(train[perm[n_cal:]]), np.sort(train[perm[:n_cal]])
+
+
+def held_out_groups(k: int, fraction: float) -> int:
+    """How many of ``k`` >= 2 groups a part of ``fraction`` holds out whole:
+    ``round(fraction x k)``, at least one and never all.
+
+    >>> held_out_groups(4, 0.2), held_out_groups(18, 0.2), held_out_groups(2, 0.9)
+    (1, 4, 1)
+    """
+    return min(max(int(round(fraction * k)), 1), k - 1)
 
 
 def n_groups(groups) -> int:

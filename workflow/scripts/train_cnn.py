@@ -41,10 +41,11 @@ estimator = CNNRegressor(
 )
 log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
 runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
-# MuCha has no validation part (train_mucha has no val_by_run param)
-by_run = protocol == "paper" and p.val_by_run and runs is not None
+# CH: the part that validates (CNNs) or only calibrates (MuCha: split) is whole runs;
+# each rule has its own param (train_mucha has no validation part, no val_by_run)
+by_run = runs is not None and (p.val_by_run if protocol == "paper" else p.split_by_run)
 if by_run:
-    log.info("validation part: whole training runs")
+    log.info("%s part: whole training runs", "validation" if protocol == "paper" else "calibration")
 model, metrics, table = fit_evaluate(
     estimator,
     data,
@@ -57,7 +58,7 @@ model, metrics, table = fit_evaluate(
     runs=runs,
     steps=steps,
     groups=runs if by_run else None,
-    fit_groups=by_run,
+    fit_groups=by_run and protocol == "paper",
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag
@@ -66,8 +67,11 @@ metrics.update(
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
     features=feature_record(w.model, data.attrs if w.model == MUCHA_ID else None),
 )
-if by_run:
+if by_run and protocol == "paper":
     metrics["validation_runs"] = [int(r) for r in model.val_groups_]
+elif by_run:
+    (held_out,) = model.conformal_.sets.values()
+    metrics["calibration_runs"] = sorted({int(r) for r in runs[held_out.index]})
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info(

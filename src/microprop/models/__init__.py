@@ -140,9 +140,10 @@ def fit_evaluate(
     prediction intervals: the table gains ``lower`` and ``upper``, the metrics coverage
     and widths on the test split, and the estimator ``conformal_`` (its calibration sets,
     from training images only). ``method="split"`` fits on the training subset without
-    its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration;
-    with ``fit_groups`` the fitting rows' groups also go to ``estimator.fit`` (the CNNs
-    then validate, and calibrate, on whole runs).
+    its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration
+    (``cv``) or make the ``split`` part whole runs; with ``fit_groups`` the fitting rows'
+    groups also go to ``estimator.fit`` (the CNNs then validate, and calibrate, on whole
+    runs).
     """
     import time
 
@@ -158,7 +159,8 @@ def fit_evaluate(
     test, weights = evaluation_subset(features.test_idx, max_test, runs, steps)
     fit_rows = train
     if calibration and calibration["method"] == "split":
-        fit_rows, _ = split_rows(train, calibration["fraction"], seed)
+        run_of_row = None if groups is None else np.asarray(groups)[train]
+        fit_rows, _ = split_rows(train, calibration["fraction"], seed, run_of_row)
     t0 = time.perf_counter()
     fit_kwargs = {"groups": np.asarray(groups)[fit_rows]} if fit_groups else {}
     estimator.fit(X[fit_rows], y[fit_rows], **fit_kwargs)
