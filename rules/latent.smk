@@ -42,6 +42,7 @@ rule autoencoder:
                 "lr",
                 "patience",
                 "val_fraction",
+                "val_by_run",
                 "augment",
                 "max_train",
             )

@@ -21,6 +21,7 @@ from microprop.features.latent import (
     as_tensor,
     decode,
     encode,
+    fit_torch,
     invariant_codes,
     latent_features,
     load_autoencoder,
@@ -73,6 +74,26 @@ def test_autoencoder_reconstructs_a_periodic_pattern(tmp_path):
     save_autoencoder(ae, tmp_path / "ae.pt")
     again = load_autoencoder(tmp_path / "ae.pt")
     assert np.array_equal(encode(again, images[:4]), encode(ae, images[:4]))
+
+
+def test_early_stopping_holds_out_whole_runs_when_given_runs():
+    """groups: the early-stopping part is whole runs (one of five at 10 %), named in the
+    history; without groups it is a random 10 % of the rows, as before."""
+    x = torch.linspace(-1, 1, 50)[:, None]
+    runs = np.repeat([4, 8, 15, 16, 23], 10)
+    for groups, n_val in ((runs, 10), (None, 5), (np.zeros(50, dtype=int), 5)):
+        h = fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, 2 * x, 0, 2, groups=groups)
+        assert h["n_val"] == n_val and h["n_fit"] == 50 - n_val
+        assert len(h["val_groups"]) == (1 if groups is runs else 0)
+    picked = {
+        tuple(
+            fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, x, s, 1, groups=runs)[
+                "val_groups"
+            ]
+        )
+        for s in range(8)
+    }
+    assert len(picked) > 1 and all(len(p) == 1 and p[0] in runs for p in picked)
 
 
 @pytest.mark.parametrize("shift", [(16, 0), (0, 32), (48, 16)])

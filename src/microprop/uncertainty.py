@@ -27,7 +27,8 @@ No test image is ever part of one. Per model family (``method``):
     correlated, so random folds calibrate on neighbours of training images (optimistic).
     Feature models: one more fit per fold. The networks cannot afford a training per
     run left out; on CH their own held-out part is whole runs instead (the CNNs'
-    validation part, ``models.cnn.val_by_run``; MuCha's ``split`` part with uncertainty.split_by_run).
+    validation part, ``models.cnn.val_by_run``; MuCha's ``split`` part with
+    ``uncertainty.split_by_run``).
 
 Conformity scores (``score``), computed by MAPIE on the calibration pairs
 (prediction, truth) with the point predictions as the only input (:class:`PredictionColumn`):

@@ -15,7 +15,7 @@ from microprop.features.latent import (
     save_autoencoder,
     train_autoencoder,
 )
-from microprop.io import atomic_path, load_dataset, write_features
+from microprop.io import atomic_path, load_dataset, run_steps, write_features
 from microprop.logs import setup_logging
 from microprop.models import capped_subset
 
@@ -25,6 +25,7 @@ torch.set_num_threads(sm.threads)
 options = dict(sm.params.options)
 pooling = dict(sm.params.pooling)
 max_train, seed = options.pop("max_train"), sm.params.seed
+val_by_run = options.pop("val_by_run")
 
 ds = load_dataset(sm.input.data)
 train = capped_subset(ds.train_idx, max_train, seed)
@@ -34,8 +35,12 @@ log.info(
     len(train),
     len(ds.train_idx),
 )
+runs, _ = run_steps(sm.input.data)
+groups = runs[train] if val_by_run and runs is not None else None  # CH: whole runs
 t0 = time.perf_counter()
-ae, history = train_autoencoder(ds.images[train], seed=seed, **options)
+ae, history = train_autoencoder(ds.images[train], seed=seed, groups=groups, **options)
+if history["val_groups"]:
+    log.info("validation part: training runs %s", history["val_groups"])
 codes = encode(ae, ds.images)
 seconds = time.perf_counter() - t0
 t1 = time.perf_counter()
@@ -57,7 +62,7 @@ log.info(
 )
 summary = {
     "dataset": sm.wildcards.dataset,
-    "options": options,
+    "options": {**options, "val_by_run": val_by_run},
     "seed": seed,
     "n_train": len(train),
     "reconstruction_rmse": rmse,
@@ -71,7 +76,7 @@ with atomic_path(sm.output.model) as tmp:
     save_autoencoder(ae, tmp)
 attrs = {
     "feature": "latent",
-    "options": {**options, "max_train": max_train, "seed": seed},
+    "options": {**options, "max_train": max_train, "val_by_run": val_by_run, "seed": seed},
     "seconds": seconds,
     "reconstruction_rmse_test": rmse["test"],
     "fitted_on": "train",

@@ -47,7 +47,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from microprop.models.cnn import validation_split
 from microprop.models.symmetry import ORDER, d4, make_periodic, random_symmetry
+from microprop.uncertainty import n_groups
 
 log = logging.getLogger("microprop")
 
@@ -159,12 +161,16 @@ def fit_torch(
     val_fraction: float = 0.1,
     augment: bool = False,
     name: str = "model",
+    groups=None,
 ) -> dict:
     """Train ``model`` with Adam on ``loss_fn(model(x), y)``; returns the history.
 
     A seeded ``val_fraction`` of the given (training) rows is held out: training stops
     after ``patience`` epochs without a lower validation loss and the best epoch's
-    weights are restored. Batches and the initial split come from ``seed``. ``augment``
+    weights are restored. With ``groups`` (a run id per row, two runs or more) the held-out
+    rows are whole runs (:func:`~microprop.models.cnn.validation_split`, the CNNs' rule),
+    listed in the history's ``val_groups``. Batches and the initial split come from
+    ``seed``. ``augment``
     trains on a random D4 transform and periodic shift of every image batch
     (:func:`~microprop.models.symmetry.random_symmetry`), the targets transformed alike
     when they are the inputs (an autoencoder); validation sees the images as they are.
@@ -175,11 +181,17 @@ def fit_torch(
     (3.0, True)
     """
     gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(inputs), generator=gen)
-    n_val = max(1, int(round(val_fraction * len(inputs)))) if len(inputs) > 1 else 0
-    val, fit = perm[:n_val], perm[n_val:]
-    if len(fit) == 0:
-        val, fit = perm[:0], perm
+    val_groups = []
+    if n_groups(groups):
+        val, fit = validation_split(len(inputs), val_fraction, gen, groups)
+        val_groups = np.unique(np.asarray(groups)[val]).tolist()
+        val, fit = torch.from_numpy(val), torch.from_numpy(fit)
+    else:  # the random rows of before, drawn from the same generator state
+        perm = torch.randperm(len(inputs), generator=gen)
+        n_val = max(1, int(round(val_fraction * len(inputs)))) if len(inputs) > 1 else 0
+        val, fit = perm[:n_val], perm[n_val:]
+        if len(fit) == 0:
+            val, fit = perm[:0], perm
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 
     def val_loss() -> float:
@@ -230,6 +242,7 @@ def fit_torch(
         "epochs": len(history),
         "n_fit": len(fit),
         "n_val": len(val),
+        "val_groups": val_groups,
         "seconds": time.perf_counter() - t0,
         "history": history,
     }
@@ -243,7 +256,8 @@ def train_autoencoder(
     **fit_options,
 ) -> tuple[ConvAutoencoder, dict]:
     """A seeded :class:`ConvAutoencoder` trained on ``images`` (training images only,
-    uint8 (N, H, W)) by :func:`fit_torch` (MSE); returns it (eval mode) and the history."""
+    uint8 (N, H, W)) by :func:`fit_torch` (MSE; its options, ``groups`` included);
+    returns it (eval mode) and the history."""
     torch.manual_seed(seed)
     ae = ConvAutoencoder(latent_size, images.shape[-1], channels)
     x = as_tensor(images)
