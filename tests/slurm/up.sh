@@ -120,7 +120,13 @@ if [ "$(cat "$CONF_DIR/gres.conf" 2>/dev/null)" != "$new_gres" ]; then
 	changed=1
 fi
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a live daemon only if that process is the daemon: a pid file left by a
+# daemon that died with the machine can name a process (or thread) that reused its number.
+running() {
+	local pid
+	[ -f "$1" ] && pid=$(cat "$1") && kill -0 "$pid" 2>/dev/null &&
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$1" .pid)" ]
+}
 
 if [ "$changed" -eq 1 ]; then
 	# A new configuration: restart the SLURM daemons that run with an old one.
