@@ -480,8 +480,7 @@ def split_rows(
     rng = np.random.default_rng([seed, 3])
     k = n_groups(groups)
     if k:
-        group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
-        is_cal = np.isin(group_of_row, rng.permutation(k)[: held_out_groups(k, fraction)])
+        is_cal = held_out_rows(groups, fraction, rng.permutation(k))
         return np.sort(train[~is_cal]), np.sort(train[is_cal])
     perm = rng.permutation(len(train))
     n_cal = min(max(1, round(fraction * len(train))), max(len(train) - 1, 0))
@@ -496,6 +495,18 @@ def held_out_groups(k: int, fraction: float) -> int:
     (1, 4, 1)
     """
     return min(max(int(round(fraction * k)), 1), k - 1)
+
+
+def held_out_rows(groups, fraction: float, order) -> np.ndarray:
+    """Which rows a part of ``fraction`` holds out as whole groups (a boolean mask): those
+    of the first :func:`held_out_groups` groups in ``order``, a random permutation of the
+    group numbers 0..k-1 (the sorted unique values of ``groups``).
+
+    >>> held_out_rows([5, 5, 7, 9, 9], 0.3, order=np.array([2, 0, 1])).tolist()
+    [False, False, False, True, True]
+    """
+    group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
+    return np.isin(group_of_row, np.asarray(order)[: held_out_groups(len(order), fraction)])
 
 
 def n_groups(groups) -> int:

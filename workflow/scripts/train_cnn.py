@@ -43,9 +43,10 @@ log.info("%s on %s: %s, %d threads", w.model, w.dataset, estimator, sm.threads)
 runs, steps = run_steps(sm.input.data)  # CH: a test subset stratified by run and step
 # CH: the part that validates (CNNs) or only calibrates (MuCha: split) is whole runs;
 # each rule has its own param (train_mucha has no validation part, no val_by_run)
-by_run = runs is not None and (p.val_by_run if protocol == "paper" else p.split_by_run)
+validates = protocol == "paper"  # MuCha's held-out part only calibrates
+by_run = runs is not None and (p.val_by_run if validates else p.split_by_run)
 if by_run:
-    log.info("%s part: whole training runs", "validation" if protocol == "paper" else "calibration")
+    log.info("%s part: whole training runs", "validation" if validates else "calibration")
 model, metrics, table = fit_evaluate(
     estimator,
     data,
@@ -58,7 +59,7 @@ model, metrics, table = fit_evaluate(
     runs=runs,
     steps=steps,
     groups=runs if by_run else None,
-    fit_groups=by_run and protocol == "paper",
+    fit_groups=by_run and validates,
 )
 metrics.update(
     **model.training_summary(),  # epochs_run, max_epochs, best_epoch, learned, flag
@@ -67,11 +68,11 @@ metrics.update(
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
     features=feature_record(w.model, data.attrs if w.model == MUCHA_ID else None),
 )
-if by_run and protocol == "paper":
+if by_run and validates:
     metrics["validation_runs"] = [int(r) for r in model.val_groups_]
 elif by_run:
-    (held_out,) = model.conformal_.sets.values()
-    metrics["calibration_runs"] = sorted({int(r) for r in runs[held_out.index]})
+    held_out = model.conformal_.sets[model.conformal_.primary].index
+    metrics["calibration_runs"] = sorted({int(r) for r in runs[held_out]})
 if w.model != MUCHA_ID:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info(

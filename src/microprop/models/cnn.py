@@ -94,7 +94,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from microprop.models.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
-from microprop.uncertainty import held_out_groups, n_groups
+from microprop.uncertainty import held_out_rows, n_groups
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
@@ -264,9 +264,7 @@ def validation_split(n: int, fraction: float, gen: torch.Generator, groups=None)
         return np.sort(perm[:n_val]), np.sort(perm[n_val:])
     if fraction <= 0:
         return np.arange(0), np.arange(n)
-    group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
-    chosen = torch.randperm(k, generator=gen).numpy()[: held_out_groups(k, fraction)]
-    is_val = np.isin(group_of_row, chosen)
+    is_val = held_out_rows(groups, fraction, torch.randperm(k, generator=gen).numpy())
     return np.flatnonzero(is_val), np.flatnonzero(~is_val)
 
 
