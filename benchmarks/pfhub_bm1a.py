@@ -3,30 +3,28 @@
     .venv/bin/python benchmarks/pfhub_bm1a.py [--n-cells 256] [--t-end 10000]
         [--dt-factors 1 0.5] [--out results/benchmarks/pfhub_bm1a]
 
-The benchmark (https://pages.nist.gov/pfhub/benchmarks/benchmark1.ipynb/) solves
-Cahn-Hilliard with f = ρ (c - 0.3)²(0.7 - c)², ρ = 5, κ = 2, M = 5 on a periodic
-200 x 200 square from c = 0.5 + 0.01 [cos(0.105x) cos(0.11y) + (cos(0.13x) cos(0.087y))²
-+ cos(0.025x - 0.15y) cos(0.07x - 0.02y)]. With c' = (c - 0.3)/0.4 it is exactly our
-model without elasticity: c0 = ρ 0.4⁴ = 0.128, k_c = κ 0.4² = 0.32, M' = M/0.4² = 31.25,
-and our E[c'] equals the benchmark's F[c]. The run uses the same classes as the dataset
-(``--backend fem``: :class:`microprop.ch.fem.CahnHilliard`, FFT solver; ``--backend
-spectral``: :class:`microprop.ch.spectral.SpectralCahnHilliard`; both the stabilized
-semi-implicit step with S = c0), the initial field set exactly at the mesh nodes.
+The benchmark and its mapping onto our model (c' = (c - 0.3)/0.4: c0 = 0.128, k_c = 0.32,
+M = 31.25, no elasticity) are in :mod:`microprop.ch.pfhub`; the run uses the same classes
+as the dataset (``--backend fem``: :class:`microprop.ch.fem.CahnHilliard`, FFT solver;
+``--backend spectral``: :class:`microprop.ch.spectral.SpectralCahnHilliard`; both the
+stabilized semi-implicit step with S = c0, first order in time).
 
 Time-step schedule (benchmark time units): Δt = dt0 until t = t_ramp (the spinodal
 kink is at t ≈ 15-25), then Δt = dt0 t / t_ramp (a constant number of steps per
 decade, for the power-law coarsening), at most dt_max; every report time (100, 1000,
 10000) is hit exactly. ``--dt-factors`` repeats the run with all of dt0 and dt_max scaled
-(0.5: twice the steps) to show the time-step error.
+(0.5: twice the steps) to show the time-step error. With two factors or more, F at the
+report times is also extrapolated to Δt -> 0 from the two smallest (Richardson, first
+order: the scheme's order in time; with three factors the observed order is printed
+beside it), the value the references are compared with in the README.
 
 Writes ``F(t)`` of each run to ``<out>/pfhub_bm1a_dt<factor>.csv`` and a log-log plot
 ``<out>/pfhub_bm1a.png`` with the published curves of benchmarks/data/pfhub_bm1a_reference.csv
-(PRISMS-PF and MOOSE to t = 1e4, FiPy and MMSP to t ~ 80); prints the relative difference
+(PRISMS-PF, MOOSE and MEMPHIS to t = 1e4, FiPy and MMSP to t ~ 80); prints the relative difference
 of F at t = 100, 1000, 10000 to each reference and ends with one JSON line.
 """
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -34,80 +32,21 @@ from pathlib import Path
 
 import numpy as np
 
-from microprop.ch import CHParams, make_backend
+from microprop.ch.pfhub import (
+    LENGTH,
+    PHYSICS,
+    REPORT_TIMES,
+    at_time,
+    observed_order,
+    read_reference,
+    richardson,
+    schedule,
+    solve,
+)
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "data" / "pfhub_bm1a_reference.csv"
-LENGTH = 200.0
-REPORT_TIMES = (100.0, 1000.0, 10000.0)
 LABELS = {"fem": "dolfinx P1", "spectral": "Fourier-spectral"}
-# Benchmark 1a in c' = (c - 0.3)/0.4 (see the module docstring).
-PHYSICS = dict(c0=5 * 0.4**4, k_c=2 * 0.4**2, mobility=5 / 0.4**2, elasticity=False)
-
-
-def initial_field(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The benchmark's initial c', (c - 0.3)/0.4."""
-    c = 0.5 + 0.01 * (
-        np.cos(0.105 * x) * np.cos(0.11 * y)
-        + (np.cos(0.13 * x) * np.cos(0.087 * y)) ** 2
-        + np.cos(0.025 * x - 0.15 * y) * np.cos(0.07 * x - 0.02 * y)
-    )
-    return (c - 0.3) / 0.4
-
-
-def schedule(t_end, dt0, t_ramp, dt_max, stops):
-    """Δt of every step (see the module docstring), landing on every time in ``stops``."""
-    t, dts = 0.0, []
-    stops = sorted(s for s in stops if s <= t_end) + [t_end]
-    k = 0
-    while t < t_end * (1 - 1e-12):
-        dt = min(dt_max, dt0 * max(1.0, t / t_ramp))
-        while k < len(stops) and stops[k] <= t * (1 + 1e-12):
-            k += 1
-        dt = min(dt, stops[k] - t)
-        dts.append(dt)
-        t += dt
-    return np.array(dts)
-
-
-def read_reference(path: Path = REFERENCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    rows = [r for r in csv.DictReader(line for line in path.open() if not line.startswith("#"))]
-    out = {}
-    for name in dict.fromkeys(r["source"] for r in rows):
-        t = np.array([float(r["time"]) for r in rows if r["source"] == name])
-        f = np.array([float(r["free_energy"]) for r in rows if r["source"] == name])
-        out[name] = (t, f)
-    return out
-
-
-def at_time(t: np.ndarray, f: np.ndarray, t0: float) -> float:
-    """F at t0, linear in log t between the two nearest points (nan outside the data)."""
-    if t0 < t.min() or t0 > t.max():
-        return float("nan")
-    pos = t > 0
-    return float(np.interp(np.log(t0), np.log(t[pos]), f[pos]))
-
-
-def run(n_cells: int, dts: np.ndarray, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    p = CHParams(
-        length=LENGTH,
-        n_cells=n_cells,
-        image_size=16,
-        init_grid=n_cells,
-        part1_steps=0,
-        part2_steps=0,
-        **PHYSICS,
-    )
-    sim = make_backend(p, backend)
-    h = LENGTH / n_cells
-    i, j = np.meshgrid(np.arange(n_cells), np.arange(n_cells), indexing="ij")
-    sim.set_initial_grid(initial_field(i * h, j * h))  # grid[i, j] at (i h, j h): exact
-    ts, fs = [0.0], [sim.energy()["total"]]
-    for dt in dts:
-        sim.step(float(dt))
-        ts.append(sim.time)
-        fs.append(sim.energy()["total"])
-    return np.array(ts), np.array(fs)
 
 
 def main() -> None:
@@ -125,7 +64,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    ref = read_reference()
+    ref = read_reference(REFERENCE)
     load = os.getloadavg()[0]
     width = np.log(81) * np.sqrt(PHYSICS["k_c"] / (2 * PHYSICS["c0"]))
     print(
@@ -144,7 +83,7 @@ def main() -> None:
         if args.from_csv:
             t, f = np.loadtxt(path, delimiter=",", skiprows=1, unpack=True)
         else:
-            t, f = run(args.n_cells, dts, args.backend)
+            t, f = solve(args.n_cells, dts, args.backend)
             np.savetxt(
                 path, np.stack([t, f], 1), delimiter=",", header="time,free_energy", comments=""
             )
@@ -179,10 +118,38 @@ def main() -> None:
                     f"{100 * np.abs(rel).max():.2f}% (t = {tr[sel][np.argmax(np.abs(rel))]:.3g})"
                 )
         result["runs"][f"{fac:g}"] = r
+    if len(curves) >= 2:
+        result["dt_to_zero"] = _extrapolate(curves, ref, args.t_end)
     png = args.out / f"pfhub_bm1a{tag}.png"
     _plot(curves, ref, png, args.backend)
     print(f"wrote {png}")
     print(json.dumps(result))
+
+
+def _extrapolate(curves, ref, t_end) -> dict:
+    """F at the report times extrapolated to Δt -> 0 from the two smallest dt factors,
+    with each reference's relative difference (see the module docstring)."""
+    facs = sorted(curves, reverse=True)  # coarse to fine
+    (f_c, f_f), ratio = facs[-2:], facs[-1] / facs[-2]
+    print(f"dt -> 0 (first-order Richardson from dt factors {f_c:g} and {f_f:g}):")
+    out = {}
+    for t0 in (t for t in REPORT_TIMES if t <= t_end):
+        vals = [at_time(*curves[fac], t0) for fac in facs]
+        best = richardson(vals[-2], vals[-1], ratio)
+        out[f"F_{t0:g}"] = best
+        line = f"  t = {t0:>6g}: F = {best:9.4f}"
+        if len(facs) >= 3 and np.isclose(facs[-2] / facs[-3], ratio):
+            p = observed_order(*vals[-3:], ratio)
+            out[f"observed_order_{t0:g}"] = p
+            spread = (max(vals[-3:]) - min(vals[-3:])) / best
+            line += f" (observed order {p:.2f}; 3 smallest dt within {100 * spread:.2f}%)"
+        for name, (tr, fr) in ref.items():
+            fref = at_time(tr, fr, t0)
+            if np.isfinite(fref):
+                out[f"rel_diff_{name}_{t0:g}"] = best / fref - 1
+                line += f" | {name} {fref:9.4f} ({100 * (best / fref - 1):+.2f}%)"
+        print(line)
+    return out
 
 
 def _plot(curves, ref, path: Path, backend: str) -> None:
@@ -197,12 +164,16 @@ def _plot(curves, ref, path: Path, backend: str) -> None:
         "moose_1a_mpf": dict(ls="--", color="tab:green", label="MOOSE, 50x50 Q4 (PFHub)"),
         "fipy_1a_travis": dict(marker="s", ls="none", color="tab:orange", label="FiPy (PFHub)"),
         "mmsp_1a_travis": dict(marker="^", ls="none", color="tab:purple", label="MMSP (PFHub)"),
+        "memphis_1a": dict(marker="d", ls="none", color="tab:red", label="MEMPHIS, h = 1 (PFHub)"),
     }
     for name, (t, f) in ref.items():
         pos = t > 0
         ax.plot(t[pos], f[pos], **styles.get(name, dict(ls=":", label=name)))
-    for fac, (t, f) in curves.items():
-        ax.plot(t[1:], f[1:], lw=1.5, label=f"microprop ({LABELS[backend]}), dt x {fac:g}")
+    blues = plt.cm.Blues(np.linspace(1.0, 0.45, len(curves)))  # ours: darker = larger Δt
+    for color, (fac, (t, f)) in zip(blues, sorted(curves.items(), reverse=True), strict=True):
+        ax.plot(
+            t[1:], f[1:], lw=1.5, color=color, label=f"microprop ({LABELS[backend]}), dt x {fac:g}"
+        )
     ax.set(xscale="log", yscale="log", xlabel="time (benchmark units)", ylabel="free energy F")
     ax.set_title("PFHub benchmark 1a (periodic)")
     ax.legend(fontsize=8)
