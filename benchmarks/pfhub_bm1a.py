@@ -161,7 +161,7 @@ def _plot(curves, ref, path: Path, backend: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.2))
     styles = {
         "prismspf_1a": dict(marker="o", ls="none", color="k", label="PRISMS-PF (PFHub)"),
-        "moose_1a_mpf": dict(ls="--", color="tab:green", label="MOOSE, 50x50 Q4 (PFHub)"),
+        "moose_1a_mpf": dict(ls="--", color="tab:green", label="MOOSE, adaptive Q4 (PFHub)"),
         "fipy_1a_travis": dict(marker="s", ls="none", color="tab:orange", label="FiPy (PFHub)"),
         "mmsp_1a_travis": dict(marker="^", ls="none", color="tab:purple", label="MMSP (PFHub)"),
         "memphis_1a": dict(marker="d", ls="none", color="tab:red", label="MEMPHIS, h = 1 (PFHub)"),
