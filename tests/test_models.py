@@ -375,6 +375,29 @@ def test_augment_batch_transforms_the_image_and_recomputes_mucha_channels():
     assert np.array_equal(grey.numpy()[:, 0], moved)
 
 
+def test_square_augmentation_moves_each_image_by_d4_and_a_periodic_shift():
+    """The "square" group (Ising, CH) draws resnet18-sym's transforms from the numpy
+    generator: reproducible per seed, every channel the same transformed image, and each
+    output image one of the 8 x 16 x 16 D4-and-shift images of its input."""
+    from microprop.models.symmetry import d4
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 16, 16), dtype=np.uint8)
+    X = torch.from_numpy(np.repeat(images[:, None], 3, axis=1))
+    out = augment_batch(X, {"group": "square"}, np.random.default_rng(3)).numpy()
+    again = augment_batch(X, {"group": "square"}, np.random.default_rng(3)).numpy()
+    assert np.array_equal(out, again) and (out == out[:, :1]).all()
+    for image, moved in zip(images, out[:, 0], strict=True):
+        orbit = [
+            np.roll(d4(torch.from_numpy(image), g).numpy(), (-a, -b), axis=(0, 1))
+            for g in range(8)
+            for a in range(16)
+            for b in range(16)
+        ]
+        assert sum(np.array_equal(moved, o) for o in orbit) >= 1
+    assert not np.array_equal(out[:, 0], images)
+
+
 def test_augmented_cnn_trains_saves_and_refuses_an_unknown_group(tmp_path):
     X, y = grey_images(12, 2, channels=3)
     spec = {"group": "kolmogorov", "k": 4, "channels": {"wavelet": "sym4"}}

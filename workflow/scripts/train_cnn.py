@@ -20,9 +20,12 @@ else:
 options = dict(p.options)
 max_train = options.pop("max_train", 0)
 if p.augment and not symmetric and arch != P4M_ARCH:  # -sym, p4m-cnn: their own D4
-    # the flow's exact symmetry group (beyond the paper; microprop.cfd.random_symmetry)
-    simulation = read_attrs(sm.input.data)["simulation"]
-    options["augment"] = {"group": "kolmogorov", "k": int(simulation["forcing_wavenumber"])}
+    # the dataset's symmetry group (beyond the paper; microprop.models.cnn.augment_batch)
+    if w.dataset == "cfd":  # the flow's exact symmetries
+        simulation = read_attrs(sm.input.data)["simulation"]
+        options["augment"] = {"group": "kolmogorov", "k": int(simulation["forcing_wavenumber"])}
+    else:  # Ising, CH: D4 and periodic shifts
+        options["augment"] = {"group": "square"}
     if w.model == MUCHA_ID:  # the FFT and wavelet channels are recomputed per batch
         channels = data.attrs["options"]
         options["augment"]["channels"] = {

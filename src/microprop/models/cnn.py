@@ -203,7 +203,7 @@ class _Standardized(nn.Module):
         return self.to(memory_format=fmt)
 
 
-AUGMENT_GROUPS = ("kolmogorov",)
+AUGMENT_GROUPS = ("kolmogorov", "square")
 
 
 def check_augment(spec: dict | None) -> None:
@@ -222,21 +222,27 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
     symmetry group of its dataset (``spec["group"]``; beyond the paper).
 
     ``"kolmogorov"``: the exact symmetries of Kolmogorov flow with forcing wavenumber
-    ``spec["k"]`` (:func:`microprop.cfd.random_symmetry`). Channel 0 is
-    transformed; with ``spec["channels"]`` (the options of MuCha's
-    :class:`~microprop.features.mucha.MultiChannel`) the FFT and wavelet channels are
-    recomputed from it (they do not transform like the image: the FFT magnitude ignores
-    shifts, the one-level wavelet does not), else every channel is the transformed image.
+    ``spec["k"]`` (:func:`microprop.cfd.random_symmetry`). ``"square"``: the square's
+    group D4 and every periodic shift (:func:`microprop.models.symmetry.random_symmetry`,
+    the training transforms of resnet18-sym), under which the Ising and Cahn-Hilliard
+    labels do not change. Channel 0 is transformed; with ``spec["channels"]`` (the options
+    of MuCha's :class:`~microprop.features.mucha.MultiChannel`) the FFT and wavelet
+    channels are recomputed from it (they do not transform like the image: the FFT
+    magnitude ignores shifts, the one-level wavelet does not), else every channel is the
+    transformed image.
     """
     from microprop.cfd import random_symmetry as kolmogorov_symmetry
     from microprop.features.mucha import MultiChannel
 
-    x = xb.cpu().numpy()
-    image = kolmogorov_symmetry(x[:, 0], rng, int(spec.get("k", 4)))
+    if spec["group"] == "square":  # draws from a torch generator seeded by ``rng``
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        image = random_symmetry(xb[:, :1].cpu(), gen)[:, 0].numpy()
+    else:
+        image = kolmogorov_symmetry(xb[:, 0].cpu().numpy(), rng, int(spec.get("k", 4)))
     if spec.get("channels") is not None:
         out = MultiChannel(**spec["channels"]).transform(image)
     else:
-        out = np.repeat(image[:, None], x.shape[1], axis=1)
+        out = np.repeat(image[:, None], xb.shape[1], axis=1)
     return torch.from_numpy(out).to(xb.device)
 
 
