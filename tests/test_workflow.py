@@ -427,6 +427,33 @@ def test_ch_cnns_validate_on_whole_training_runs(smoke_run):
 
 
 @pytest.mark.workflow
+def test_augmented_cnns_train_on_their_datasets_symmetry_group(smoke_run):
+    """models.cnn.augment and models.mucha.augment (the smoke config: ch for both, cfd for
+    MuCha): CH's resnet18 and MuCha train on D4 and periodic shifts (MuCha recomputing its
+    channels), Ising's on the images as they are, the -sym model keeps its own group; Table
+    2 says which rows were trained on moved images."""
+    config = load_config(SMOKE)
+    assert (
+        "ch" in config["models"]["cnn"]["augment"] and "ch" in config["models"]["mucha"]["augment"]
+    )
+    channels = {"wavelet": "sym4", "rescale_image": False}
+    expected = {
+        ("ch", "resnet18"): {"group": "square"},
+        ("ch", "mucha-resnet34"): {"group": "square", "channels": channels},
+        ("ch", "resnet18-sym"): None,
+        ("ising", "resnet18"): None,
+        ("ising", "mucha-resnet34"): None,
+    }
+    for (dataset, model), spec in expected.items():
+        path = smoke_run / f"results/models/{dataset}/{model}/frac1.0/seed0/metrics.json"
+        hyper = json.loads(path.read_text())["hyperparameters"]
+        assert hyper.get("augment") == spec, (dataset, model, hyper.get("augment"))
+    md = (smoke_run / "results/tables/table2.md").read_text()
+    ch = md.split("## ch")[1].split("## ")[0]
+    assert re.search(r"^\| resnet18 +\|.*square symmetries", ch, flags=re.M)
+
+
+@pytest.mark.workflow
 def test_table2_lists_every_model(smoke_run):
     config = load_config(SMOKE)
     md = (smoke_run / "results/tables/table2.md").read_text()
