@@ -99,14 +99,7 @@ def main() -> None:
                 continue
             ours = at_time(t, f, t0)
             r[f"F_{t0:g}"] = ours
-            line = f"  t = {t0:>6g}: F = {ours:9.4f}"
-            for name, (tr, fr) in ref.items():
-                fref = at_time(tr, fr, t0)
-                if np.isfinite(fref):
-                    rel = ours / fref - 1
-                    r[f"rel_diff_{name}_{t0:g}"] = rel
-                    line += f" | {name} {fref:9.4f} ({100 * rel:+.2f}%)"
-            print(line)
+            print(f"  t = {t0:>6g}: F = {ours:9.4f}" + _against_references(ours, t0, ref, r))
         # Every published point up to t = 100 (the spinodal stage, where the codes agree).
         for name, (tr, fr) in ref.items():
             sel = (tr > 0) & (tr <= 100.0)
@@ -143,13 +136,21 @@ def _extrapolate(curves, ref, t_end) -> dict:
             out[f"observed_order_{t0:g}"] = p
             spread = (max(vals[-3:]) - min(vals[-3:])) / best
             line += f" (observed order {p:.2f}; 3 smallest dt within {100 * spread:.2f}%)"
-        for name, (tr, fr) in ref.items():
-            fref = at_time(tr, fr, t0)
-            if np.isfinite(fref):
-                out[f"rel_diff_{name}_{t0:g}"] = best / fref - 1
-                line += f" | {name} {fref:9.4f} ({100 * (best / fref - 1):+.2f}%)"
-        print(line)
+        print(line + _against_references(best, t0, ref, out))
     return out
+
+
+def _against_references(ours: float, t0: float, ref, out: dict) -> str:
+    """``ours`` (F at t0) relative to every reference that covers t0: the differences go
+    to ``out`` (``rel_diff_<source>_<t0>``), the printable text is returned."""
+    text = ""
+    for name, (tr, fr) in ref.items():
+        fref = at_time(tr, fr, t0)
+        if np.isfinite(fref):
+            rel = ours / fref - 1
+            out[f"rel_diff_{name}_{t0:g}"] = rel
+            text += f" | {name} {fref:9.4f} ({100 * rel:+.2f}%)"
+    return text
 
 
 def _plot(curves, ref, path: Path, backend: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from microprop.ch.params import CHParams
+from microprop.ch.protocol import make_backend
 
 LENGTH = 200.0
 REPORT_TIMES = (100.0, 1000.0, 10000.0)
@@ -68,8 +69,6 @@ def schedule(
 def solve(n_cells: int, dts: np.ndarray, backend: str) -> tuple[np.ndarray, np.ndarray]:
     """Times and total free energy F of benchmark 1a on ``n_cells``² cells, one entry
     per step of ``dts`` (and t = 0), through :func:`microprop.ch.make_backend`."""
-    from microprop.ch.protocol import make_backend
-
     p = CHParams(
         length=LENGTH,
         n_cells=n_cells,
