@@ -42,13 +42,6 @@ import numpy as np
 import pandas as pd
 
 
-def weighted_quantile(x: np.ndarray, q: float, w: np.ndarray) -> float:
-    """The q-quantile of x with weights w (the smallest value whose weight share >= q)."""
-    order = np.argsort(x)
-    share = np.cumsum(w[order]) / w.sum()
-    return float(x[order][min(np.searchsorted(share, q), len(x) - 1)])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("models", nargs="+", type=Path)
@@ -58,6 +51,7 @@ def main() -> None:
     from microprop.uncertainty import (
         THIRDS,
         Conformal,
+        constant_width,
         interval_summary,
         shortest_window,
         third_index,
@@ -77,7 +71,7 @@ def main() -> None:
             k = third == i
             r, wk = (y - p)[k], w[k]  # this third's test residuals and weights
             cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
-            constant = 2.0 * weighted_quantile(np.abs(r), cov, wk)
+            constant = constant_width(r, cov, wk)
             # the ceiling: per prediction bin, the shortest window of its own test residuals
             bins = np.floor(p[k] / args.bin_width)
             oracle = 0.0
@@ -85,7 +79,7 @@ def main() -> None:
                 lo, hi = shortest_window(r[bins == b], cov, wk[bins == b])
                 oracle += wk[bins == b].sum() * (hi - lo) / wk.sum()
             cov_binned = binned[f"coverage_{name}"]
-            constant_binned = 2.0 * weighted_quantile(np.abs(r), cov_binned, wk)
+            constant_binned = constant_width(r, cov_binned, wk)
             rows[name] = {
                 "n": int(k.sum()),
                 "coverage": round(cov, 3),

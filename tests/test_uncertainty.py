@@ -412,3 +412,39 @@ def test_one_training_image_gives_infinite_intervals(method):
     )
     assert metrics["n_train"] == 1 and len(model.conformal_.sets[method]) == 0
     assert np.isinf(table["upper"]).all() and metrics["coverage"] == 1.0
+
+
+def test_interval_features_benchmark_sees_noise_the_prediction_cannot(tmp_path):
+    """benchmarks/interval_features.py on data whose noise is set by a second feature.
+
+    y = 200 x1 + noise of standard deviation 1 where the independent feature x2 < 0.5 and
+    20 elsewhere: the prediction (of x1) says nothing about the noise, the features do.
+    At 90 % the one constant width covering 90 % must reach into the noisy half (±1.28 x 20),
+    while the widths that follow the noise average 1.645 x (1 + 20): the ideal ratio is
+    0.67. The feature-conditional scores must come clearly below 1 over the test split
+    and the prediction-conditional (adaptive) one must not.
+    """
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    x = rng.uniform(0, 1, (n, 2))
+    y = 200 * x[:, 0] + rng.normal(0, 1, n) * np.where(x[:, 1] > 0.5, 20.0, 1.0)
+    ds = Dataset(images=x, property=y, split=np.where(np.arange(n) % 4 == 0, TEST, TRAIN))
+    write_features(tmp_path / "toy.h5", x, ds)
+    run = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks/interval_features.py"), str(tmp_path / "toy.h5")]
+        + ["--edges", "0", "66", "133", "200", "--C", "10", "--epsilon", "0.01"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores = json.loads(run.stdout.strip().splitlines()[-1])["scores"]
+    assert scores["features"]["ratio"] < 0.85, scores["features"]
+    assert scores["cqr"]["ratio"] < 0.85, scores["cqr"]
+    assert scores["adaptive"]["ratio"] > 0.95, scores["adaptive"]
+    for name, score in scores.items():  # conformal on 1,500 pairs, 1,000 test images
+        assert abs(score["coverage"] - LEVEL) < binomial_bound(1000, 1500), name

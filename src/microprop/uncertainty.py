@@ -431,6 +431,26 @@ def interval_summary(true, lower, upper, edges, weights=None) -> dict:
     return summary
 
 
+def constant_width(residuals, share: float, weights=None) -> float:
+    """The width 2h of the one interval ŷ ± h that covers ``share`` of these residuals.
+
+    Twice the weighted ``share``-quantile of |y - ŷ| (the smallest value whose weight share
+    reaches it). An evaluation tool (``benchmarks/interval_thirds.py``,
+    ``benchmarks/interval_features.py``): on the test residuals of one third it is the
+    constant width with the coverage an adaptive interval reached there.
+
+    >>> constant_width([-1.0, 2.0, -3.0, 4.0], 0.5)
+    4.0
+    >>> constant_width([-1.0, 2.0, -3.0, 4.0], 0.5, weights=[1.0, 1.0, 1.0, 5.0])
+    8.0
+    """
+    r = np.abs(np.asarray(residuals, dtype=np.float64))
+    w = np.ones_like(r) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(r)
+    cum = np.cumsum(w[order]) / w.sum()
+    return 2.0 * float(r[order][min(np.searchsorted(cum, share * (1 - 1e-12)), len(r) - 1)])
+
+
 def shortest_window(values, share: float, weights=None) -> tuple[float, float]:
     """The shortest interval [a, b] holding ``share`` of ``values`` (by weight).
 
