@@ -71,6 +71,10 @@ def main() -> None:
             k = third == i
             r, wk = (y - p)[k], w[k]  # this third's test residuals and weights
             cov, adaptive = summary[f"coverage_{name}"], summary[f"width_{name}"]
+            if not cov:  # an empty third, or intervals that miss all of it (CH's test runs)
+                rows[name] = {"n": int(k.sum()), "coverage": cov, "ratio": None}
+                print(f"{d}: {name} {rows[name]}", flush=True)
+                continue
             constant = constant_width(r, cov, wk)
             # the ceiling: per prediction bin, the shortest window of its own test residuals
             bins = np.floor(p[k] / args.bin_width)
@@ -88,7 +92,9 @@ def main() -> None:
                 "ratio": round(adaptive / constant, 3),
                 "ceiling": round(float(oracle / constant), 3),
                 "binned_coverage": round(cov_binned, 3),
-                "binned_ratio": round(binned[f"width_{name}"] / constant_binned, 3),
+                "binned_ratio": round(binned[f"width_{name}"] / constant_binned, 3)
+                if cov_binned
+                else None,
             }
             print(f"{d}: {name} {rows[name]}", flush=True)
         out["models"][str(d)] = rows
