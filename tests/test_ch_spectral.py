@@ -201,6 +201,8 @@ def test_a_dataset_never_mixes_backends(tmp_path):
         assemble_ch(paths, n_test_runs=1)
     arrays, attrs = assemble_ch([paths[0], paths[2]], n_test_runs=1)
     assert attrs["backend"] == "spectral" and attrs["simulation"]["backend"] == "spectral"
+    assert attrs["run_seed_sequences"] == [[0, 0], [0, 2]]  # each run's own stream
+    assert "seed_sequence" not in attrs["simulation"]  # not the first run's alone
     attrs = write_dataset(tmp_path / "ch.h5", arrays, attrs, config={})
     assert read_attrs(tmp_path / "ch.h5")["backend"] == "spectral"
     assert "| simulation backend | spectral |" in dataset_card(arrays, attrs, paths)

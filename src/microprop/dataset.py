@@ -162,6 +162,21 @@ def run_backend(attrs: dict) -> str:
     return b.decode() if isinstance(b, bytes) else str(b)
 
 
+def _seed_sequence(attrs: dict) -> list[int]:
+    """A run's random stream, numpy's SeedSequence entropy [seed, run] (its ``seed`` alone
+    is the workflow's base seed, the same for every run).
+
+    >>> _seed_sequence({"seed": 3, "run": 1, "seed_sequence": "[3, 1]"})
+    [3, 1]
+    >>> _seed_sequence({"seed": 3, "run": 1})  # a run file from before the attribute
+    [3, 1]
+    """
+    value = attrs.get("seed_sequence")
+    if value is None:
+        return [int(attrs.get("seed", -1)), int(attrs.get("run", -1))]
+    return [int(v) for v in (json.loads(value) if isinstance(value, str | bytes) else value)]
+
+
 def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
     """Arrays and attributes of the Cahn-Hilliard dataset; the last runs are the test.
     All runs must come from one backend (:func:`run_backend`)."""
@@ -195,12 +210,12 @@ def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
         "backend": next(iter(backends), "fem"),
         "property_name": "total free energy",
         "property_units": str(first.get("energy_units", "")),
-        "run_seeds": [int(a.get("seed", -1)) for _, a in parts],
+        "run_seed_sequences": [_seed_sequence(a) for _, a in parts],
         "test_runs": sorted({int(r) for r in runs[is_test]}),
         "simulation": {
             k: (v.item() if hasattr(v, "item") else v)
             for k, v in first.items()
-            if k not in ("run", "seed")
+            if k not in ("run", "seed", "seed_sequence")
         },
     }
     return arrays, attrs
