@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from microprop import __version__
-from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, write_h5
+from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, decode_attr, write_h5
 
 SHARD_ARRAYS = ("images", "label", "image_seed", "index")
 ISING_ARRAYS = (*SHARD_ARRAYS, "temperature")
@@ -174,7 +174,7 @@ def _seed_sequence(attrs: dict) -> list[int]:
     value = attrs.get("seed_sequence")
     if value is None:
         return [int(attrs.get("seed", -1)), int(attrs.get("run", -1))]
-    return [int(v) for v in (json.loads(value) if isinstance(value, str | bytes) else value)]
+    return [int(v) for v in decode_attr(value)]
 
 
 def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):

@@ -107,18 +107,25 @@ def write_h5(
             f.attrs[key] = _to_attr(value)
 
 
+def decode_attr(value):
+    """An HDF5 attribute as written by :func:`write_h5`: bytes as text, JSON lists and
+    objects decoded, anything else unchanged.
+
+    >>> decode_attr(b'[3, 1]'), decode_attr("[not json"), decode_attr(2)
+    ([3, 1], '[not json', 2)
+    """
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and value[:1] in "[{":
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    return value
+
+
 def read_attrs(path: str | os.PathLike) -> dict:
     """All attributes of an HDF5 file, JSON-encoded ones decoded."""
-    out = {}
     with open_h5(path) as f:
-        for key, value in f.attrs.items():
-            if isinstance(value, bytes):
-                value = value.decode()
-            if isinstance(value, str) and value[:1] in "[{":
-                with contextlib.suppress(json.JSONDecodeError):
-                    value = json.loads(value)
-            out[key] = value
-    return out
+        return {key: decode_attr(value) for key, value in f.attrs.items()}
 
 
 def checksum(*arrays: np.ndarray) -> str:
