@@ -5,6 +5,7 @@ import re
 
 from snakemake.utils import validate
 
+from microprop.ch.params import without_later_defaults
 from microprop.config import check_config
 from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 
@@ -55,8 +56,10 @@ NOT_RESULT_KEYS = {"progress_every"}
 
 
 def result_config(section):
-    """A config section without its NOT_RESULT_KEYS (recorded in the dataset file)."""
-    return {k: v for k, v in config[section].items() if k not in NOT_RESULT_KEYS}
+    """A config section without its NOT_RESULT_KEYS (recorded in the dataset file), and
+    for ch without the keys added later at their old values (microprop.ch.params)."""
+    values = {k: v for k, v in config[section].items() if k not in NOT_RESULT_KEYS}
+    return without_later_defaults(values) if section == "ch" else values
 
 
 def logpath(rule, *wildcards):

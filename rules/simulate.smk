@@ -2,7 +2,7 @@
 # Fourier-spectral, config ch.backend) and Kolmogorov-flow shards (jax-cfd).
 
 from microprop.cfd import WORKFLOW_KEYS as CFD_WORKFLOW_KEYS
-from microprop.ch.params import WORKFLOW_KEYS as CH_WORKFLOW_KEYS
+from microprop.ch.params import physics_config as ch_physics
 
 
 rule simulate_ising:
@@ -47,7 +47,7 @@ rule simulate_ch:
         # not a param: how often the log reports does not change the run (no rerun)
         progress_every=config["ch"]["progress_every"],
     params:
-        physics={k: v for k, v in config["ch"].items() if k not in CH_WORKFLOW_KEYS},
+        physics=ch_physics(config["ch"]),
         seed=config["seed"],
         # the backend and its solver in one value: ch.solver (fft or lu) for the FEM, as
         # before ch.backend existed (its run files stay up to date), "spectral" otherwise

@@ -1,5 +1,5 @@
-"""Shared by the Cahn-Hilliard tests: the short test physics and protocol, and the
-closed forms of Khachaturyan's B(n) along [10] and [11]."""
+"""Shared by the Cahn-Hilliard tests: the short test physics and protocol, the closed
+forms of Khachaturyan's B(n) along [10] and [11], and B(n) from the stiffness tensor."""
 
 from pathlib import Path
 
@@ -50,3 +50,37 @@ def B_closed_form(p: CHParams) -> tuple[float, float]:
     c11, c12, c44 = (v * 1000 for v in (p.C11, p.C12, p.C44))
     s = (c11 + c12) * p.eps0**2
     return s * (c11 - c12) / c11, s * 4 * c44 / (c11 + c12 + 2 * c44)
+
+
+def cubic_stiffness(p: CHParams) -> np.ndarray:
+    """The 3D cubic stiffness tensor C_ijkl (pJ/um^3) of the moduli of ``p``."""
+    C = np.zeros((3, 3, 3, 3))
+    for i in range(3):
+        for j in range(3):
+            C[i, i, j, j] = p.C12
+            if i != j:
+                C[i, j, i, j] = C[i, j, j, i] = p.C44
+        C[i, i, i, i] = p.C11
+    return C * 1000
+
+
+def B_plane_wave(p: CHParams, nx: float, ny: float) -> float:
+    """B(n) from first principles, independent of the model's misfit constants: the
+    elastic energy density of c' = cos(k n.x) minimized over the in-plane displacement
+    amplitude a (u = a sin(k n.x) / k), B = min_a eps:C:eps with
+    eps = sym(a n) - eps0 E*. The 2D model contracts the in-plane block of C with
+    E* = I (2x2); plane strain contracts the whole 3D tensor with E* = I (3x3) and no
+    displacement out of the plane."""
+    C = cubic_stiffness(p)
+    d = 3 if p.plane_strain else 2
+    C = C[:d, :d, :d, :d]
+    n = np.zeros(d)
+    n[:2] = nx, ny
+    E = p.eps0 * np.eye(d)
+    G = np.einsum("ijkl,j,l->ik", C, n, n)[:2, :2]  # acoustic tensor, in-plane a
+    t = np.einsum("ijkl,j,kl->i", C, n, E)[:2]
+    a = np.linalg.solve(G, t)
+    eps = np.zeros((d, d))
+    eps[:2, :2] = 0.5 * (np.outer(a, n[:2]) + np.outer(n[:2], a))
+    eps -= E
+    return float(np.einsum("ij,ijkl,kl->", eps, C, eps))

@@ -28,10 +28,10 @@ from microprop.ch.fem import CahnHilliard, discrete_elastic_bound, elastic_bound
 from microprop.io import read_attrs
 
 
-@pytest.fixture(scope="module")
-def short_run():
-    """Energy and mean c after every step of a short run (with elasticity)."""
-    return energy_and_mass_trace(CahnHilliard, params())
+@pytest.fixture(scope="module", params=[False, True], ids=["2d", "plane_strain"])
+def short_run(request):
+    """Energy and mean c after every step of a short run (with elasticity, both models)."""
+    return energy_and_mass_trace(CahnHilliard, params(plane_strain=request.param))
 
 
 def test_mass_conservation(short_run):
@@ -135,13 +135,14 @@ def test_stabilization_uses_the_discrete_elastic_bound():
     assert elastic_bound(params(elasticity=False)) == 0.0
 
 
-def test_discrete_elastic_bound_equals_dense_eigenvalues():
+@pytest.mark.parametrize("plane_strain", [False, True])
+def test_discrete_elastic_bound_equals_dense_eigenvalues(plane_strain):
     """The circulant-symbol bound equals the extreme generalized eigenvalues of
     B_h = e_sigma M_c - B_cᵀ K⁺ B_c (dense, reduced, zero-mean c) on a small mesh."""
     from scipy.linalg import eigh, null_space
 
     n = 6
-    p = params(n_cells=n, eps0=0.01)
+    p = params(n_cells=n, eps0=0.01, plane_strain=plane_strain)
     sim = CahnHilliard(p)
 
     def dense(A):
@@ -156,11 +157,11 @@ def test_discrete_elastic_bound_equals_dense_eigenvalues():
     K = Pu.T @ dense(sim.K_full) @ Pu
     Bc = (Pu.T @ dense(sim.B_c) @ Pw)[:, 0::2]  # c components of the blocked (c, μ)
     M = (Pw.T @ dense(sim.Mc) @ Pw)[0::2, 0::2]
-    e_sigma = p.eps0**2 * 2 * (p.C11 + p.C12) * 1000
+    e_sigma = p.misfit()[1]
     Bh = e_sigma * M - Bc.T @ np.linalg.pinv(K, rcond=1e-10, hermitian=True) @ Bc
     Z = null_space((M @ np.ones(len(M)))[None, :])  # zero-mean fields
     lam = eigh(Z.T @ Bh @ Z, Z.T @ M @ Z, eigvals_only=True)
-    got = discrete_elastic_bound(n, p.length, p.eps0, p.C11, p.C12, p.C44)
+    got = discrete_elastic_bound(n, p.length, p.eps0, p.C11, p.C12, p.C44, plane_strain)
     assert got == pytest.approx((lam.min(), lam.max()), rel=1e-8)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 # isort: on
-from ch_helpers import CONFIG, B_closed_form, energy_and_mass_trace, params
+from ch_helpers import CONFIG, B_closed_form, B_plane_wave, energy_and_mass_trace, params
 
 from microprop.ch import (
     CHParams,
@@ -74,19 +74,40 @@ def test_khachaturyan_B_closed_forms_and_isotropic_limit():
     assert iso[0] == pytest.approx(0.01**2 * 300e3 * 100e3 / 200e3)
 
 
-@pytest.mark.parametrize("direction", ["10", "11"])
-def test_sinusoidal_field_elastic_energy_equals_B_in_both_backends(direction):
+@pytest.mark.parametrize("plane_strain", [False, True])
+def test_khachaturyan_B_equals_the_relaxed_plane_wave_energy(plane_strain):
+    """B(n) = e_σ - s² n·Ω(n)·n with the model's misfit constants equals the plane wave's
+    relaxed energy computed from the 3D stiffness tensor, in every direction; plane
+    strain is stiffer (287 and 574 ε0² GPa against 102 and 246 along [10] and [11])."""
+    p = params(eps0=0.01, plane_strain=plane_strain)
+    theta = np.linspace(0, np.pi, 37)
+    got = khachaturyan_B(
+        np.cos(theta), np.sin(theta), p.eps0, p.C11, p.C12, p.C44, plane_strain=plane_strain
+    )
+    want = [B_plane_wave(p, np.cos(t), np.sin(t)) for t in theta]
+    assert got == pytest.approx(want, rel=1e-10)
+    b10, b11 = got[0] / p.eps0**2 / 1000, got[9] / p.eps0**2 / 1000  # GPa; theta[9] = 45°
+    assert (round(b10), round(b11)) == ((287, 574) if plane_strain else (102, 246))
+    assert p.elastic_B() == pytest.approx((got.min(), got.max()), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "direction, plane_strain", [("10", False), ("11", False), ("10", True), ("11", True)]
+)
+def test_sinusoidal_field_elastic_energy_equals_B_in_both_backends(direction, plane_strain):
     """c = c̄ + a cos(k·x): E_el = ½ B(n) ∫(c - c̄)², exactly (to round-off) on the
     spectral grid and within 1% on the FEM's 64² mesh (it converges, see
-    tests/test_cahn_hilliard.py); the gradient energy ½ k_c |k|² ∫(c - c̄)² likewise."""
+    tests/test_cahn_hilliard.py), in both elasticity models (B from the stiffness tensor,
+    :func:`ch_helpers.B_plane_wave`); the gradient energy ½ k_c |k|² ∫(c - c̄)² likewise."""
     a, cbar = 0.3, 0.5
-    p = params(n_cells=64, init_grid=64, eps0=0.01)
+    p = params(n_cells=64, init_grid=64, eps0=0.01, plane_strain=plane_strain)
     k = 2 * np.pi / p.length
     if direction == "10":
         grid, k2 = nodal_grid(p, lambda X, Y: cbar + a * np.cos(k * X)), k**2
     else:
         grid, k2 = nodal_grid(p, lambda X, Y: cbar + a * np.cos(k * (X + Y))), 2 * k**2
-    B = dict(zip(("10", "11"), B_closed_form(p), strict=True))[direction]
+    r = np.sqrt(0.5)
+    B = B_plane_wave(p, 1.0, 0.0) if direction == "10" else B_plane_wave(p, r, r)
     var = a**2 * p.length**2 / 2  # ∫(c - c̄)²
     energies = {}
     for backend in ("spectral", "fem"):

@@ -67,6 +67,7 @@ SHIPPED = [
     ("config/paper.yaml",),
     ("config/offline.yaml",),
     ("config/ch_spectral.yaml",),
+    ("config/ch_plane_strain.yaml",),
     ("config/uncertainty_check.yaml",),
     ("config/paper.yaml", "config/paper_ising_features.yaml"),
     (

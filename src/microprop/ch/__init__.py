@@ -24,6 +24,7 @@ from microprop.ch.params import (
     CHParams,
     SimulationError,
     khachaturyan_B,
+    misfit_constants,
 )
 from microprop.ch.protocol import (
     Backend,
@@ -55,6 +56,7 @@ __all__ = [
     "interface_width_px",
     "khachaturyan_B",
     "make_backend",
+    "misfit_constants",
     "phase_purity",
     "pixel_centres",
     "run_attrs",

@@ -7,7 +7,7 @@ Time stepping: a linearly implicit, stabilized semi-implicit scheme (Shen & Yang
 in the mixed c-μ form, P1 elements for (c, μ) stored as one blocked space::
 
     (c¹ - c⁰)/Δt = ∇·(M ∇μ¹)
-    μ¹ = f'(c⁰) + S (c¹ - c⁰) - k_c Δc¹ - ε0 tr σ(c⁰)
+    μ¹ = f'(c⁰) + S (c¹ - c⁰) - k_c Δc¹ + μ_el(c⁰),   μ_el = e_σ (c - c̄) - s ∇·ũ
 
 The gradient term is implicit, the bulk force ``f'`` and the elastic chemical potential
 explicit (``u`` is solved for ``c⁰``). Why it is energy stable (E(c¹) <= E(c⁰) for
@@ -20,7 +20,8 @@ with ``δ = c¹ - c⁰`` (zero mean) and ‖·‖ the L2 norm of the P1 field (c
 matrix; the bulk integrals use a quadrature exact for P1 fields). The bulk bracket is at
 most ``½ max|f''| ‖δ‖² = c0 ‖δ‖²`` while c stays in [0, 1] (``f'' = c0 (2 - 12c + 12c²)``).
 The elastic energy of the *discrete* problem is a quadratic form in c,
-``E_el = ½ cᵀ B_h c`` with ``B_h = e_σ M_c - B_cᵀ K⁻¹ B_c`` (u eliminated, e_σ = ε0² tr σ(I)),
+``E_el = ½ cᵀ B_h c`` with ``B_h = e_σ M_c - B_cᵀ K⁻¹ B_c`` (u eliminated; s and e_σ of
+the elasticity model, :func:`microprop.ch.params.misfit_constants`),
 so its bracket is exactly ``½ δᵀ B_h δ <= ½ λ_max ‖δ‖²``, λ_max the largest eigenvalue of
 ``M_c⁻¹ B_h`` on zero-mean fields. Hence ``S = stabilization * (c0 + λ_max/2)`` with
 stabilization >= 1 makes the right-hand side at most the left's ``S ‖δ‖²``: E never rises.
@@ -54,7 +55,7 @@ import dolfinx.fem.petsc  # noqa: F401  (registers dolfinx.fem.petsc)
 from dolfinx import fem, geometry, mesh
 
 # isort: on
-from microprop.ch.params import GPA, CHParams, SimulationError
+from microprop.ch.params import GPA, CHParams, SimulationError, misfit_constants
 from microprop.ch.protocol import Backend, bilinear_periodic, pixel_centres
 from microprop.periodic import CirculantSolver, periodic_map
 
@@ -81,7 +82,13 @@ def _assemble(form) -> PETSc.Mat:
 
 @functools.lru_cache(maxsize=16)
 def discrete_elastic_bound(
-    n_cells: int, length: float, eps0: float, C11: float, C12: float, C44: float
+    n_cells: int,
+    length: float,
+    eps0: float,
+    C11: float,
+    C12: float,
+    C44: float,
+    plane_strain: bool = False,
 ) -> tuple[float, float]:
     """(λ_min, λ_max), pJ µm⁻³: the extreme eigenvalues of ``M_c⁻¹ B_h`` on zero-mean P1
     fields c, where ``½ cᵀ B_h c`` is the discrete elastic energy with the displacement
@@ -98,18 +105,15 @@ def discrete_elastic_bound(
     pz = periodic_map(Z, (L, L))
     tr, te = ufl.TrialFunction(Z), ufl.TestFunction(Z)
     c11, c12, c44 = (v * GPA for v in (C11, C12, C44))
-    Id = ufl.Identity(2)
+    s, e_sigma = misfit_constants(eps0, C11, C12, plane_strain)
     dx = ufl.dx
     K = pz.reduce_matrix(_assemble(ufl.inner(_sigma(_eps(tr), c11, c12, c44), _eps(te)) * dx))
-    Bc = pz.reduce_matrix(
-        _assemble(ufl.inner(_sigma(eps0 * tr[0] * Id, c11, c12, c44), _eps(te)) * dx)
-    )
+    Bc = pz.reduce_matrix(_assemble(s * tr[0] * ufl.div(te) * dx))
     Mc = pz.reduce_matrix(_assemble(tr[0] * te[0] * dx))
     circ = CirculantSolver(pz, Z, (L, L), n, [K])
     k_hat = circ.symbols[0]
     b_hat = circ.symbol(Bc)[..., :, 0]  # u components from the c component
     m_hat = circ.symbol(Mc)[..., 0, 0].real
-    e_sigma = eps0**2 * 2 * (c11 + c12)
     k_pinv = np.linalg.pinv(k_hat, rcond=1e-10, hermitian=True)
     relaxed = np.einsum("...a,...ab,...b->...", b_hat.conj(), k_pinv, b_hat).real
     lam = e_sigma - relaxed / m_hat
@@ -150,7 +154,10 @@ def elastic_bound(p: CHParams) -> float:
     """λ_max of the discrete elastic form on this mesh (:func:`discrete_elastic_bound`)."""
     if not p.elasticity:
         return 0.0
-    return discrete_elastic_bound(p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44)[1]
+    bounds = discrete_elastic_bound(
+        p.n_cells, p.length, p.eps0, p.C11, p.C12, p.C44, p.plane_strain
+    )
+    return bounds[1]
 
 
 class CahnHilliard(Backend):
@@ -203,9 +210,9 @@ class CahnHilliard(Backend):
         mob = fem.Constant(msh, st(p.mobility))
         self.S = p.stabilization_S(elastic_bound(p))
         S = fem.Constant(msh, st(self.S))
-        eps0 = fem.Constant(msh, st(p.eps0 if p.elasticity else 0.0))
+        misfit, e_sigma = p.misfit()  # s and e_σ, 0 without elasticity
+        s, e_sig = fem.Constant(msh, st(misfit)), fem.Constant(msh, st(e_sigma))
         C11, C12, C44 = (fem.Constant(msh, st(v * GPA)) for v in (p.C11, p.C12, p.C44))
-        Id = ufl.Identity(2)
 
         def eps(v):
             return _eps(v)
@@ -215,13 +222,15 @@ class CahnHilliard(Backend):
 
         assemble = _assemble
 
-        eps_el = eps(self.u) - eps0 * (c_n - self.cbar) * Id
-        sig_el = sigma(eps_el)
+        dc = c_n - self.cbar
+        # W_el = ½ ε(ũ):C:ε(ũ) - s c' ∇·ũ + ½ e_σ c'² (microprop.ch.params)
+        w_el = 0.5 * ufl.inner(sigma(eps(self.u)), eps(self.u))
+        w_el += -s * dc * ufl.div(self.u) + 0.5 * e_sig * dc**2
         dx = ufl.dx
 
         # Cahn-Hilliard: A(Δt) = A0 + Δt A1 (reduced), and the right-hand side
         # b = R_w w⁰ + R_u u⁰ + b_const + ∫ f'(c⁰) v, with
-        # μ-equation: μ¹ - S c¹ + k_c Δc¹ = f'(c⁰) - S c⁰ - ε0 tr σ(ε(u⁰) - ε0 (c⁰ - c̄) I).
+        # μ-equation: μ¹ - S c¹ + k_c Δc¹ = f'(c⁰) - S c⁰ + e_σ (c⁰ - c̄) - s ∇·ũ⁰.
         tr, te = ufl.TrialFunction(self.W), ufl.TestFunction(self.W)
         c, mu = tr[0], tr[1]
         q, v = te[0], te[1]
@@ -229,10 +238,10 @@ class CahnHilliard(Backend):
         a1 = mob * ufl.inner(ufl.grad(mu), ufl.grad(q)) * dx
         self.A0 = self.pw.reduce_matrix(assemble(a0))
         self.A1 = self.pw.reduce_matrix(assemble(a1))
-        self.R_w = assemble(c * q * dx + (-S * c + eps0 * ufl.tr(sigma(eps0 * c * Id))) * v * dx)
+        self.R_w = assemble(c * q * dx + (-S * c + e_sig * c) * v * dx)
         uu, vu = ufl.TrialFunction(self.U), ufl.TestFunction(self.U)
-        self.R_u = assemble(-eps0 * ufl.tr(sigma(eps(uu))) * v * dx)
-        self.bconst_form = fem.form(-eps0 * ufl.tr(sigma(eps0 * self.cbar * Id)) * v * dx)
+        self.R_u = assemble(-s * ufl.div(uu) * v * dx)
+        self.bconst_form = fem.form(-e_sig * self.cbar * v * dx)
         self.bnl_form = fem.form(2 * c0 * c_n * (1 - c_n) * (1 - 2 * c_n) * v * dx)
         self.b_const = fem.petsc.assemble_vector(self.bconst_form)
         self.b = self.b_const.duplicate()
@@ -241,7 +250,7 @@ class CahnHilliard(Backend):
 
         # Elasticity: K ũ = B_c w (the c̄ part integrates to zero for periodic v).
         self.K = self.pu.reduce_matrix(assemble(ufl.inner(sigma(eps(uu)), eps(vu)) * dx))
-        self.B_c = assemble(ufl.inner(sigma(eps0 * c * Id), eps(vu)) * dx)
+        self.B_c = assemble(s * c * ufl.div(vu) * dx)
         self.f = self.B_c.createVecLeft()
         self.fr = self.pu.create_reduced_vector()
         self.ur = self.pu.create_reduced_vector()
@@ -293,17 +302,17 @@ class CahnHilliard(Backend):
 
         # Energy parts (forms: exact, used in tests) and the fast evaluation: the bulk
         # part by quadrature, the quadratic parts by sparse products,
-        # E_grad = ½ wᵀ G w, E_el = ½ ũᵀ K ũ - ũᵀ B_c w + ½ e_σ ∫(c - c̄)²,
-        # e_σ = ε0² tr σ(I) (the c̄ cross terms vanish for a periodic ũ).
+        # E_grad = ½ wᵀ G w, E_el = ½ ũᵀ K ũ - ũᵀ B_c w + ½ e_σ ∫(c - c̄)²
+        # (the c̄ cross terms vanish for a periodic ũ).
         self.e_forms = {
             "bulk": fem.form(c0 * c_n**2 * (1 - c_n) ** 2 * dx),
             "grad": fem.form(0.5 * kc * ufl.inner(ufl.grad(c_n), ufl.grad(c_n)) * dx),
-            "elastic": fem.form(0.5 * ufl.inner(sig_el, eps_el) * dx),
+            "elastic": fem.form(w_el * dx),
         }
         self.G = assemble(kc * ufl.inner(ufl.grad(c), ufl.grad(q)) * dx)
         self.Mc = assemble(c * q * dx)
         self.K_full = assemble(ufl.inner(sigma(eps(uu)), eps(vu)) * dx)
-        self.e_sigma = (p.eps0**2 * 2 * (p.C11 + p.C12) * GPA) if p.elasticity else 0.0
+        self.e_sigma = e_sigma
         self._tw = self.w.x.petsc_vec.duplicate()
         self._tu = self.u.x.petsc_vec.duplicate()
         self.mass_form = fem.form(c_n * dx)

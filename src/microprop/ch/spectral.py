@@ -1,8 +1,8 @@
 """The Fourier-spectral Cahn-Hilliard backend (``ch.backend: spectral``).
 
 The same model as the FEM backend (:mod:`microprop.ch.params`: double well, gradient
-term, homogeneous cubic elasticity with the in-plane dilatational eigenstrain, mean
-strain ``ε0 c̄ I``) by Fourier collocation on the ``n_cells`` x ``n_cells`` grid of nodes
+term, homogeneous cubic elasticity with a dilatational eigenstrain, 2D or plane strain,
+mean strain ``ε0 c̄ I``) by Fourier collocation on the ``n_cells`` x ``n_cells`` grid of nodes
 ``(i h, j h)``, ``h = length / n_cells`` (the FEM mesh's vertices). With homogeneous
 moduli the displacement is eliminated exactly: the elastic energy is
 ``E_el = ½ Σ_k B(n) |ĉ(k)|²`` with Khachaturyan's B(n) (:func:`khachaturyan_B`), B = 0
