@@ -44,8 +44,9 @@ so that ``∫(c - c̄)² = Σ_k |ĉ(k)|²``, ``n = k/|k|``), with, per unit c,
 
 (:func:`khachaturyan_B`): 102 ε0² GPa along [10] and 246 ε0² along [11] in 2D, 287 ε0²
 and 574 ε0² in plane strain. Same soft direction, anisotropy 2.4 against 2.0; for the
-same B along [10] the 2D ε0 is 1.68 times the plane-strain ε0, so with ε0 a free
-parameter the two models differ mostly by a rescaling of it. ``B(k = 0) = 0``: the mean
+same B along [10] the 2D ε0 is 1.68 times the plane-strain ε0. That is not all a
+rescaling: at equal B along [10] plane strain's relatively softer [11] arrests coarsening
+less often (README, "Elasticity model"). ``B(k = 0) = 0``: the mean
 strain relaxes the homogeneous part (the FEM model's boundary condition).
 
 Units: length µm, time s, energy density pJ µm⁻³ (= MPa = MJ m⁻³; stiffness in GPa is
