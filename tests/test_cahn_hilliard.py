@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 # isort: on
-from ch_helpers import CONFIG, B_closed_form, energy_and_mass_trace, params
+from ch_helpers import (
+    CONFIG,
+    LARGE_STEPS,
+    UNDER_STABILIZED,
+    B_closed_form,
+    energy_and_mass_trace,
+    energy_rises,
+    params,
+)
 
 from microprop.ch import (
     CRITERIA_BANDS,
@@ -44,6 +52,15 @@ def test_energy_non_increasing_every_step(short_run):
     dE = np.diff(E)
     assert np.all(dE <= 1e-9 * np.abs(E[:-1])), dE.max()
     assert E[-1] < 0.9 * E[0]  # and it does decrease
+
+
+@pytest.mark.parametrize("plane_strain", [False, True], ids=["2d", "plane_strain"])
+def test_stabilization_decides_energy_stability_at_large_steps(plane_strain):
+    """With S at its bound E never rises even at steps of 1e-2 s; the negative control,
+    a quarter of S, gains energy at those steps (so the check has power)."""
+    large = dict(LARGE_STEPS, plane_strain=plane_strain)
+    assert not energy_rises(CahnHilliard, params(**large))
+    assert energy_rises(CahnHilliard, params(stabilization=UNDER_STABILIZED, **large))
 
 
 def test_fast_energy_equals_quadrature():
@@ -252,25 +269,78 @@ def test_distance_to_contour_and_phase_purity_on_known_profiles():
 
 
 def test_criteria_on_a_short_run():
-    """The criteria are measured on a run's arrays (values checked against the arrays);
-    the production bands are asserted in the slow test."""
+    """The criteria of a real run: E_start is the energy of the seeded initial field (not
+    of the first saved step), and every band is judged (the values against known answers:
+    test_criteria_of_synthetic_arrays_with_known_answers; production bands: the slow test)."""
     p = params()
     out = simulate_run(p, seed=0, run=0)
     c = criteria(out, p)
     sim = CahnHilliard(p)
     sim.set_initial_random(run_seed(0, 0))
     assert c["E_start"] == pytest.approx(sim.energy()["total"], rel=1e-12)
-    assert c["E_start"] > out["energy"][0] and c["E_end"] == out["energy"][-1]
-    assert c["E_max"] == out["energy"].max()
-    assert c["e_elastic_share_end"] == pytest.approx(out["energy_elastic"][-1] / out["energy"][-1])
-    assert c["d_cells_across_interface"] == pytest.approx(
-        c["d_interface_width_px"] * p.n_cells / p.image_size
-    )
-    assert c["c_min_domains_end"] == min(c["c_domains_end"])
-    assert c["b_purity_end"] == phase_purity(out["images"][-1] / 255.0)
+    assert c["E_start"] > out["energy"][0]
     met = criteria_met(c)
     assert set(met) == set(CRITERIA_BANDS)
     assert met["E_start"] is False  # 32 x 32 test physics: E far below the paper's scale
+
+
+def disc(radius: float, width: float, centre=(32.0, 32.0), n: int = 64) -> np.ndarray:
+    """c = 1 inside a disc, 0 outside, with a tanh interface whose 10-90 width is
+    ``width`` pixels (c = (1 - tanh((r - R) / w)) / 2, 10-90 width 2 w artanh(0.8)).
+    Pixel centres at integer + 0.5, periodic distances."""
+    x = np.arange(n) + 0.5
+    d = [(x - c0 + n / 2) % n - n / 2 for c0 in centre]
+    r = np.hypot(d[0][:, None], d[1][None, :])
+    w = width / (2 * np.arctanh(0.8))
+    return 0.5 * (1 - np.tanh((r - radius) / w))
+
+
+def test_criteria_of_synthetic_arrays_with_known_answers():
+    """criteria() on arrays built to have known answers: E(t) with its steepest decay per
+    log-time at a chosen saved time (in part 1, then in part 2), the bulk energy's at
+    another; disc images of a chosen 10-90 interface width and domain counts; a patch of
+    known size off the pure values; a chosen elastic share."""
+    p = CHParams(part1_steps=40, part2_steps=200, save_every=10)  # 40 + 20 saved steps
+    t = np.geomspace(1e-6, 1e-2, 60)
+
+    def decay(k: int, height: float) -> np.ndarray:  # steepest -dE/dln t at t[k]
+        return height * (1 - np.tanh(np.log(t / t[k]) / 0.7))
+
+    width = 3.5  # pixels
+    one, three = disc(16, width), np.zeros((64, 64))
+    for centre in ((16, 16), (16, 48), (48, 32)):
+        three = np.maximum(three, disc(8, width, centre))
+    patched = one.copy()
+    patched[0:4, 0:4] = 0.3  # far from the interface, off the pure values, no contour
+    images = np.empty((60, 64, 64), np.uint8)
+    images[:] = np.round(patched * 255)
+    images[-1] = np.round(three * 255)
+    E = 600 + decay(25, 2000)
+    out = {
+        "images": images,
+        "time": t,
+        "energy": E,
+        "energy_bulk": decay(10, 300),
+        "energy_elastic": 0.2 * E,
+        "energy_initial": np.float64(9000.0),
+    }
+    c = criteria(out, p)
+    assert c["a_kink_time_s"] == t[25] and c["a_kink_in_part1"] == 1.0
+    assert c["a_bulk_kink_time_s"] == t[10]
+    assert criteria({**out, "energy": 600 + decay(50, 2000)}, p)["a_kink_in_part1"] == 0.0
+    # 10-90 width of the three discs (radius 8); mesh cells: 128 cells over 64 pixels
+    assert c["d_interface_width_px"] == pytest.approx(width, rel=0.05)
+    assert c["d_cells_across_interface"] == pytest.approx(2 * c["d_interface_width_px"])
+    assert c["c_domains_end_part1"] == (1, 1) and c["c_domains_end"] == (3, 1)
+    assert c["c_min_domains_end"] == 1.0
+    # the 16 patch pixels are the only impure ones among those > 2 px from the circle
+    x = np.arange(64) + 0.5
+    far = np.abs(np.hypot(x[:, None] - 32, x[None, :] - 32) - 16) > 2
+    assert c["b_purity_end_part1"] == pytest.approx(1 - 16 / far.sum(), abs=2e-5)
+    assert c["b_purity_end"] == 1.0
+    assert c["e_elastic_share_end"] == pytest.approx(0.2)
+    assert (c["E_start"], c["E_max"], c["E_end"]) == (9000.0, E.max(), E[-1])
+    assert criteria({k: v for k, v in out.items() if k != "energy_initial"}, p)["E_start"] == E[0]
 
 
 def test_count_domains_periodic():

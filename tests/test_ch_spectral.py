@@ -13,7 +13,16 @@ import numpy as np
 import pytest
 
 # isort: on
-from ch_helpers import CONFIG, B_closed_form, B_plane_wave, energy_and_mass_trace, params
+from ch_helpers import (
+    CONFIG,
+    LARGE_STEPS,
+    UNDER_STABILIZED,
+    B_closed_form,
+    B_plane_wave,
+    energy_and_mass_trace,
+    energy_rises,
+    params,
+)
 
 from microprop.ch import (
     CHParams,
@@ -135,6 +144,14 @@ def test_spectral_conserves_mass_and_never_raises_the_energy(spectral_short_run)
     assert np.max(np.abs(m - m[0])) < 1e-13
     assert np.all(np.diff(E) <= 1e-10 * np.abs(E[:-1])), np.diff(E).max()
     assert E[-1] < 0.9 * E[0]
+
+
+def test_spectral_stabilization_decides_energy_stability_at_large_steps():
+    """With S at its bound E never rises even at steps of 1e-2 s; the negative control,
+    a quarter of S, gains energy at those steps (so the check has power)."""
+    assert not energy_rises(SpectralCahnHilliard, params(**LARGE_STEPS))
+    under = params(stabilization=UNDER_STABILIZED, **LARGE_STEPS)
+    assert energy_rises(SpectralCahnHilliard, under)
 
 
 def test_spectral_stabilization_is_the_exact_elastic_bound():

@@ -29,10 +29,29 @@ def test_zero_temperature_keeps_the_ordered_state():
         assert np.all(spins == sign)
 
 
+def test_zero_temperature_flips_back_a_lone_spin():
+    """At T = 0 a flip with dE <= 0 is always taken: a lone flipped spin in an ordered
+    lattice (dE = -8) is flipped back. A kernel that never flips keeps it."""
+    spins = np.ones((16, 16), np.int8)
+    spins[5, 7] = -1
+    metropolis(spins, 0.0, 50 * 16 * 16, seed=1)  # the site is drawn ~50 times
+    assert np.all(spins == 1)
+
+
 def test_low_temperature_keeps_order():
     spins = np.ones((64, 64), np.int8)
     metropolis(spins, 0.5, 64**3, seed=4)
     assert spins.mean() > 0.999  # exp(-8/0.5) ~ 1e-7 per attempt: almost no flips
+
+
+def test_very_high_temperature_disorders_an_ordered_lattice():
+    """From the ordered state, 64 sweeps at T = 1e4 (every flip taken with probability
+    exp(-8/1e4) > 0.999) leave independent spins: |m| of 4096 spins has std 1/64. A
+    kernel that never flips keeps m = 1."""
+    for seed in range(5):
+        spins = np.ones((64, 64), np.int8)
+        metropolis(spins, 1e4, 64**3, seed=seed)
+        assert abs(spins.mean()) < 5 / 64, seed
 
 
 def test_very_high_temperature_gives_zero_magnetization():
@@ -41,6 +60,24 @@ def test_very_high_temperature_gives_zero_magnetization():
     # independent spins: the magnetization of 4096 spins has std 1/64
     assert np.abs(m).max() < 5 / 64
     assert abs(m.mean()) < 3 / 64 / np.sqrt(20)
+
+
+def neighbour_correlation(images: np.ndarray) -> np.ndarray:
+    """<s_i s_j> over nearest-neighbour pairs (periodic) of each image."""
+    s = images.astype(float) / 255 * 2 - 1
+    return 0.5 * (s * np.roll(s, 1, 1) + s * np.roll(s, 1, 2)).mean(axis=(1, 2))
+
+
+def test_dataset_images_coarsen_below_tc_and_stay_random_above():
+    """The dataset path (random start, 64 sweeps): below Tc the spins order into domains,
+    so neighbours agree far more than at random; at T = 1e4 they stay independent.
+    Independent spins give <s_i s_j> = 0 with std 1/sqrt(2 * 4096) ~ 0.011; a kernel
+    that never flips leaves the random start, with the same zero correlation at T = 0.5."""
+    seeds = np.arange(8, dtype=np.uint64)
+    cold = simulate_images(np.full(8, 0.5 * TC), seeds, 64, 64**3)
+    hot = simulate_images(np.full(8, 1e4), seeds, 64, 64**3)
+    assert neighbour_correlation(cold).min() > 0.8
+    assert np.abs(neighbour_correlation(hot)).max() < 5 / np.sqrt(2 * 64 * 64)
 
 
 def exact_energy_distribution(n: int, T: float) -> dict[float, float]:

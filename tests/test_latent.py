@@ -32,10 +32,11 @@ from microprop.features.latent import (
 
 # Physics check against the simulator's own energy of the field the image was sampled
 # from: the image keeps every other node of the 128-node grid, quantized to 0..255.
-# Measured on the default CH dataset (FEM labels, 300 random images): median 0.19%,
-# max 1.45% (the noisy first steps), part 2 at most 0.36%; against the spectral
-# simulator of the test below: 0.02%.
-LABEL_TOLERANCE = 0.02
+# Against the spectral simulator of the test below the check is off by 2.0e-4 (the uint8
+# quantization), so a tolerance of 1e-3 catches a 1% error in the check's energy. (On
+# the default FEM-labelled CH dataset the same check is off by up to 1.45% in the first
+# steps, 0.19% in the median: the FEM's own discretization, not what this test guards.)
+LABEL_TOLERANCE = 1e-3
 
 
 def torch_threads_one():

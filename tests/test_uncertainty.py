@@ -180,22 +180,28 @@ class HoldsOutValidation(PiecewiseConstantRegressor):
 
 @pytest.mark.parametrize("method", ["cv", "split", "validation"])
 def test_no_test_row_in_calibration(method):
-    data = toy_features()
-    estimator = HoldsOutValidation() if method == "validation" else PiecewiseConstantRegressor()
+    """Calibration rows are training rows the point model did not fit (out of fold for
+    cv), and the test coverage is the nominal level within the binomial bound."""
+    data = toy_features(n=2000, n_test=500)
+    model_class = HoldsOutValidation if method == "validation" else PiecewiseConstantRegressor
+    estimator = model_class(bin_width=0.05)  # 20 bins of x: residuals ~ the noise
     calibration = {"method": method, "folds": 5, "fraction": 0.2, "score": "adaptive"}
-    model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, calibration=calibration)
+    model, metrics, table = fit_evaluate(
+        estimator, data, 1.0, 0, calibration={**calibration, "level": LEVEL}
+    )
     (cal,) = model.conformal_.sets.values()
     assert cal.name == method
     assert not np.isin(cal.index, data.test_idx).any()
     assert np.isin(cal.index, data.train_idx).all()
-    expected = {"cv": 300, "split": 60, "validation": 60}[method]
+    expected = {"cv": 1500, "split": 300, "validation": 300}[method]
     assert len(cal) == expected
     np.testing.assert_array_equal(cal.true, data.property[cal.index])
     # split: the point model never saw its calibration rows
-    assert metrics["n_fit"] == (240 if method == "split" else 300)
+    assert metrics["n_fit"] == (1200 if method == "split" else 1500)
     assert np.all(table["lower"] <= table["predicted"])
     assert np.all(table["predicted"] <= table["upper"])
-    assert 0 <= metrics["coverage"] <= 1 and metrics["mean_width"] > 0
+    bound = binomial_bound(len(table), expected)
+    assert abs(metrics["coverage"] - LEVEL) < bound, (metrics["coverage"], bound)
     variants = metrics["intervals"]["variants"][method]
     assert set(variants) == {"n_cal", *SCORES}
 
