@@ -4,6 +4,16 @@ import numpy as np
 import pytest
 import pywt
 from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_do_not_raise_errors_in_init_or_set_params,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_get_params_invariance,
+    check_mixin_order,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
 
 from microprop.features import (
     FEATURES,
@@ -193,11 +203,56 @@ def test_threaded_chunks_give_the_same_features(images, feature):
     np.testing.assert_allclose(sub, one[1030:1040], rtol=1e-5, atol=1e-9)
 
 
-def test_transformers_follow_sklearn_conventions():
-    for cls in (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding):
-        est = cls()
-        assert clone(est).get_params() == est.get_params()
-    assert PSDLineFit(n_bins=16).fit_transform(np.zeros((1, N, N))).shape == (1, 2)
+# scikit-learn's own checks of the estimator API that need no data (check_estimator's
+# data-driven checks feed 2-D tables; these transformers take (N, H, W) images)
+API_CHECKS = (
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_get_params_invariance,
+    check_set_params,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_mixin_order,
+    check_do_not_raise_errors_in_init_or_set_params,
+)
+TRANSFORMERS = (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding)
+
+
+@pytest.mark.parametrize("cls", TRANSFORMERS, ids=lambda c: c.__name__)
+def test_transformers_pass_sklearns_api_checks(cls):
+    for check in API_CHECKS:
+        check(cls.__name__, cls())
+
+
+# A non-default value of a parameter that changes the output: the transformer (and its
+# clone) must use what it was given. The base parameters keep the test offline.
+PARAMETER_EFFECTS = [
+    (PSDLineFit, {}, {"n_bins": 16}),
+    (PSDLineFit, {}, {"floor": 1.0}),
+    (PSDStack, {}, {"n_bins": 16}),
+    (PSDStack, {}, {"spectrum": "full"}),
+    (MultiChannel, {}, {"wavelet": "haar"}),
+    (MultiChannel, {}, {"rescale_image": True}),
+    (ResNetEmbedding, {"weights": "random"}, {"seed": 1}),
+    (ResNetEmbedding, {"weights": "random"}, {"image_size": 32}),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, base, change",
+    PARAMETER_EFFECTS,
+    ids=[f"{c.__name__}-{next(iter(p))}" for c, _, p in PARAMETER_EFFECTS],
+)
+def test_a_non_default_parameter_changes_the_output(cls, base, change):
+    images = (40 + 0.5 * power_law_images(-2.0, n=3)).astype(np.uint8)  # grey 40..167
+    default = cls(**base).fit_transform(images)
+    for est in (cls(**base, **change), clone(cls(**base, **change))):
+        assert est.get_params() | change == est.get_params()
+        out = est.fit_transform(images)
+        assert out.shape != default.shape or not np.allclose(out, default), change
+    # n_jobs changes only the speed
+    if "n_jobs" in cls().get_params():
+        np.testing.assert_array_equal(cls(**base, n_jobs=2).fit_transform(images), default)
 
 
 # --- CNN-PCA ----------------------------------------------------------------------------
