@@ -353,6 +353,75 @@ def test_smoke_run_writes_every_figure_and_table(smoke_run):
     assert "Nothing to be done" in snakemake(smoke_run, "-n", "--configfile", SMOKE).stdout
 
 
+def same_pixels(png_a, png_b) -> bool:
+    import matplotlib.image
+
+    a, b = matplotlib.image.imread(png_a), matplotlib.image.imread(png_b)
+    return a.shape == b.shape and np.array_equal(a, b)
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("dataset", ["ising", "ch"])
+def test_fig09_shows_its_datasets_fraction_curves(smoke_run, dataset, tmp_path):
+    """fraction.csv holds the mean test RMSE of the models' metrics.json over seeds; the
+    figure's lines are those values; and the workflow's PNG is, pixel for pixel, that
+    figure (so a figure of another dataset, column or file fails)."""
+    from microprop.plots import save_figure
+    from microprop.plots.fraction import fraction_figure
+
+    curves = pd.read_csv(smoke_run / f"results/studies/{dataset}/fraction.csv")
+    models = smoke_run / "results/models" / dataset
+    seeds = load_config(SMOKE)["studies"]["seeds"]
+    for row in curves.itertuples():
+        runs = [models / f"{row.model}/frac{float(row.frac)}/seed{s}" for s in seeds]
+        rmse = [json.loads((run / "metrics.json").read_text())["rmse"] for run in runs]
+        assert row.n_seeds == len(seeds) and np.mean(rmse) == pytest.approx(row.rmse_mean)
+    fig = fraction_figure(curves, title=dataset)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert set(lines) == set(curves["model"])
+    for model, group in curves.groupby("model"):
+        group = group.sort_values("frac")
+        np.testing.assert_allclose(lines[model].get_xdata(), 100 * group["frac"])
+        np.testing.assert_allclose(lines[model].get_ydata(), group["rmse_mean"])
+    save_figure(fig, tmp_path / "fig09.png")
+    assert same_pixels(
+        smoke_run / f"results/figures/fig09_fraction_{dataset}.png", tmp_path / "fig09.png"
+    )
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("dataset", ["ising", "ch"])
+def test_fig08_shows_each_models_test_predictions(smoke_run, dataset, tmp_path):
+    """Each panel of Fig. 8 is titled by a model and scatters that model's predictions.csv
+    (true, predicted) of the first seed at fraction 1; the workflow's PNG is that figure."""
+    from microprop.plots import save_figure
+    from microprop.plots.confusion import confusion_figure, paper_panels
+
+    config = load_config(SMOKE)
+    results = {}
+    for model in config["models"]["ids"]:
+        run = smoke_run / f"results/models/{dataset}/{model}/frac1.0/seed0"
+        metrics = json.loads((run / "metrics.json").read_text())
+        results[model] = (pd.read_csv(run / "predictions.csv"), metrics)
+    limits = (0, config["ising"]["label_max"]) if dataset == "ising" else None
+    label = "temperature label" if dataset == "ising" else "energy"
+    fig = confusion_figure(paper_panels(results), limits=limits, label=label)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == len(results) - 2  # grad-svr, grad-pcr drawn on physfeat1 panels
+    for ax in panels:
+        model = ax.get_title()
+        shown = {model: ax.collections[-1]}  # the panel's own model, drawn last
+        if model.startswith("physfeat1-"):  # its grad twin in red underneath
+            shown[model.replace("physfeat1-", "grad-")] = ax.collections[0]
+        for name, scatter in shown.items():
+            table = results[name][0]
+            np.testing.assert_allclose(scatter.get_offsets(), table[["true", "predicted"]])
+    save_figure(fig, tmp_path / "fig08.png")
+    assert same_pixels(
+        smoke_run / f"results/figures/fig08_confusion_{dataset}.png", tmp_path / "fig08.png"
+    )
+
+
 @pytest.mark.workflow
 @pytest.mark.parametrize("dataset", ["ising", "ch"])
 def test_models_below_fraction_one_score_the_same_max_test_images(smoke_run, dataset):
