@@ -8,7 +8,7 @@ CORES   ?= all
 PROFILE ?= profiles/default
 LOCK    := requirements.lock
 
-.PHONY: setup run test test-fast lint format lock smoke clean slurm-up slurm-down
+.PHONY: setup run test test-fast lint format lock smoke clean slurm-up slurm-down docs
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ lock: $(STAMP)
 	  --python-version 3.12 --upgrade -o $(LOCK)
 	$(BIN)/python envs/conda_from_lock.py $(LOCK) > envs/microprop.yaml
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken link
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
@@ -72,4 +76,4 @@ slurm-down:
 	bash tests/slurm/down.sh
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake site

@@ -1,5 +1,5 @@
 """Does a CNN trained on a few CH runs read the energy, or recognize its training runs?
-(README "Symmetry-aware CNNs", CH; ``models.cnn.val_by_run``).
+(docs/symmetry.md, CH; ``models.cnn.val_by_run``).
 
     .venv/bin/python benchmarks/cnn_run_memory.py [--model results/models/ch/resnet18/frac1.0/seed0]
 

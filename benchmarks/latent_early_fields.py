@@ -1,5 +1,5 @@
 """CH, few labels: why the autoencoder's code alone only ties resnet18 at 1%, and what the
-encoder's stage means add (README "Latent space", issue 19).
+encoder's stage means add (docs/latent.md, issue 19).
 
     .venv/bin/python benchmarks/latent_early_fields.py [--fractions 0.001 0.01] [--seeds 0 1 2]
 

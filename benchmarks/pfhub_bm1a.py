@@ -16,7 +16,7 @@ decade, for the power-law coarsening), at most dt_max; every report time (100, 1
 (0.5: twice the steps) to show the time-step error. With two factors or more, F at the
 report times is also extrapolated to Δt -> 0 from the two smallest (Richardson, first
 order: the scheme's order in time; with three factors the observed order is printed
-beside it), the value the references are compared with in the README.
+beside it), the value the references are compared with in docs/cahn-hilliard.md.
 
 Writes ``F(t)`` of each run to ``<out>/pfhub_bm1a_dt<factor>.csv`` and a log-log plot
 ``<out>/pfhub_bm1a.png`` with the published curves of benchmarks/data/pfhub_bm1a_reference.csv

@@ -415,7 +415,7 @@ def test_production_part1_mesh_and_dt_convergence_energy_stability():
     assert dt_err.max() < DT_BOUND, dt_err.max()
     # The energy bands reachable in part 1 at the default mesh: E of the initial
     # field, and the first image's E (the dataset's largest). Phase purity at the end of
-    # part 1 does not reach the 0.9 (README, "Cahn-Hilliard data"); it must
+    # part 1 does not reach the 0.9 (docs/cahn-hilliard.md); it must
     # still show separated phases.
     lo, hi = CRITERIA_BANDS["E_start"]
     assert lo <= E[0] <= hi

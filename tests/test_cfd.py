@@ -51,7 +51,7 @@ def test_turbulent_flow_keeps_zero_mean_vorticity():
 
 def test_energy_budget_at_statistically_steady_state():
     # Re = 50 on 64^2 is resolved (the enstrophy spectrum falls by orders of magnitude
-    # before the 2/3 cutoff k = 21, README). Over t = 20..40: the change of E per time
+    # before the 2/3 cutoff k = 21, docs/cfd.md). Over t = 20..40: the change of E per time
     # equals the time-averaged forcing work minus viscous and drag dissipation; at steady
     # state that change is small beside the work itself.
     re, every = 50.0, 5

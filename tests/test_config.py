@@ -69,6 +69,7 @@ SHIPPED = [
     ("config/ch_spectral.yaml",),
     ("config/ch_plane_strain.yaml",),
     ("config/uncertainty_check.yaml",),
+    ("config/demo.yaml",),
     ("config/paper.yaml", "config/paper_ising_features.yaml"),
     (
         "config/paper.yaml",

@@ -20,7 +20,7 @@ vorticity exactly (the k = 0 mode never changes) and is cheaper per resolved mod
 The time step is jax-cfd's ``stable_time_step`` for an assumed largest speed
 ``max_velocity`` at Courant number ``cfl`` (diffusion is implicit: no viscous limit);
 the largest speed reached is recorded per image, so the Courant number actually used is
-known. At high Re a 64^2 grid does not resolve the enstrophy cascade (the README gives
+known. At high Re a 64^2 grid does not resolve the enstrophy cascade (docs/cfd.md gives
 the measured spectra). By default the only closure is the 2/3 rule's truncation of the
 advection term with the true viscosity (an under-resolved simulation at high Re; the
 enstrophy piles up near the cutoff, by an amount that depends on the viscosity).
@@ -32,7 +32,7 @@ the grid scales the same way at every Re and so erases most of what tells Re 400
 
 One image: Re drawn uniformly from ``re_range`` (seeded per image index), a random
 divergence-free initial velocity (jax-cfd's ``filtered_velocity_field``), spin-up for
-``spinup_time`` time units (the enstrophy is statistically steady after ~10, README),
+``spinup_time`` time units (the enstrophy is statistically steady after ~10, docs/cfd.md),
 then the vorticity, block-averaged to ``image_size`` and mapped to uint8 with ONE fixed
 monotone map for the whole dataset (:func:`to_uint8`): per-image scaling would hide the
 amplitude, which carries Re.
@@ -278,7 +278,7 @@ def from_uint8(image: np.ndarray, scale: float, vmax: float) -> np.ndarray:
     return scale * np.sinh(x * math.asinh(vmax / scale))
 
 
-# --- energy budget (tests, README) ------------------------------------------------------
+# --- energy budget (tests, docs/cfd.md) ------------------------------------------------
 
 
 def energy_budget(p: CFDParams, reynolds: float, vorticity_hats: np.ndarray) -> dict:

@@ -67,7 +67,7 @@ TABLE2_NOTE = (
     "beyond the paper's protocol). "
     "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
     "‡ marks models beyond the paper (symmetry-aware CNNs, the SVR on autoencoder "
-    "features latent-svr; see the README)."
+    "features latent-svr; see docs/symmetry.md and docs/latent.md)."
 )
 
 METRIC_COLUMNS = [

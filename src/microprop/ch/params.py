@@ -46,7 +46,7 @@ so that ``∫(c - c̄)² = Σ_k |ĉ(k)|²``, ``n = k/|k|``), with, per unit c,
 and 574 ε0² in plane strain. Same soft direction, anisotropy 2.4 against 2.0; for the
 same B along [10] the 2D ε0 is 1.68 times the plane-strain ε0. That is not all a
 rescaling: at equal B along [10] plane strain's relatively softer [11] arrests coarsening
-less often (README, "Elasticity model"). ``B(k = 0) = 0``: the mean
+less often (docs/cahn-hilliard.md, "Elasticity model"). ``B(k = 0) = 0``: the mean
 strain relaxes the homogeneous part (the FEM model's boundary condition).
 
 Units: length µm, time s, energy density pJ µm⁻³ (= MPa = MJ m⁻³; stiffness in GPa is

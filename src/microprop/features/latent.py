@@ -292,7 +292,7 @@ def invariant_codes(
     by a multiple of ``shift_step`` (module docstring). ``stage_means`` appends the
     spatial means of every encoder stage's output, averaged over the same orbit
     (N, latent_size + sum(channels)): they keep what the code's 4 x 4 cells average away,
-    such as the amplitude of fluctuations finer than a cell (README "Latent space").
+    such as the amplitude of fluctuations finer than a cell (docs/latent.md).
 
     >>> ae = ConvAutoencoder(latent_size=16, image_size=64)
     >>> x = np.random.default_rng(0).integers(0, 256, (2, 64, 64), dtype=np.uint8)

@@ -26,8 +26,8 @@ two ring layouts (``spectrum``) satisfy:
 
 The two differ in the highest wavenumbers, the nearest-neighbour scale of a spin lattice:
 on 5,000 Ising training images, 5-fold CV of physFeat2-SVR scores RMSE 8.44 with
-``"full"`` against 9.32 with ``"inscribed"`` (``benchmarks/physfeat2_rings.py``; README,
-"The paper's Ising scale").
+``"full"`` against 9.32 with ``"inscribed"`` (``benchmarks/physfeat2_rings.py``;
+``docs/paper-scale.md``).
 
 Invariance: |F| is unchanged by periodic translations; a 90-degree rotation or a flip
 maps (kx, ky) to (+-ky, +-kx) or (-kx, ky) modulo the image size, which keeps

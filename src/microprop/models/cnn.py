@@ -66,13 +66,13 @@ After training
     (stochastic weight averaging, :class:`torch.optim.swa_utils.AveragedModel`), whose
     BatchNorm statistics are then recomputed: with the paper's fixed learning rate the
     last epoch's weights are a noisy draw (on the CFD data, test R² 0.91 with seed 0 and
-    0.62 with seed 1, README "CFD data").
+    0.62 with seed 1, docs/cfd.md).
 
 Prediction
     With ``clip_predictions`` (beyond the paper) predictions are clipped to the range of
     the fitting images' labels. A CNN extrapolates without bound on inputs unlike most
     of its training images: on the CFD data MuCha gave Re -300 to -600 for the laminar
-    flows below Re 15, its own training images among them (README "CFD data").
+    flows below Re 15, its own training images among them (docs/cfd.md).
 
 Saving
     :meth:`CNNRegressor.save` writes ``{"state_dict", "meta"}`` with ``torch.save``;

@@ -146,7 +146,7 @@ class P4MConv(nn.Module):
         self.register_buffer("perm", perm, persistent=False)
 
     def filter_bank(self) -> torch.Tensor:
-        """The (C_out*8, C_in[*8], 3, 3) weights of the equivalent plain convolution."""
+        """The ``(C_out*8, C_in[*8], 3, 3)`` weights of the equivalent plain convolution."""
         w = self.weight
         if self.lifting:
             bank = torch.stack([d4(w, g) for g in range(ORDER)], dim=1)
