@@ -231,6 +231,15 @@ def _fmt(value: float, digits: int) -> str:
     return "" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def _text(value) -> str:
+    """A text cell: empty for None and NaN (a missing value is never the string 'nan').
+
+    >>> [_text(None), _text(float("nan")), _text("did not learn")]
+    ['', '', 'did not learn']
+    """
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     """Table 2 with formatted strings: 'mean ± std' where there are several seeds, the
     training column with † for rows below the paper's scale, and a flag column when any
@@ -239,7 +248,7 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     for row in table.itertuples():
         rmse = _fmt(row.rmse, 2) + (f" ± {row.rmse_std:.2f}" if row.n_seeds > 1 else "")
         r2 = _fmt(row.r2, 3) + (f" ± {row.r2_std:.3f}" if row.n_seeds > 1 else "")
-        below = getattr(row, "below_paper_scale", "")
+        below = _text(getattr(row, "below_paper_scale", ""))
         out.append(
             {
                 "dataset": row.dataset,
@@ -251,8 +260,8 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
                 "R²": r2,
                 "paper R²": _fmt(row.paper_r2, 3),
                 "ΔR²": _fmt(row.r2_diff, 3),
-                "trained": str(getattr(row, "trained", "")) + (" †" if below else ""),
-                "flag": getattr(row, "flag", None) or "",
+                "trained": _text(getattr(row, "trained", "")) + (" †" if below else ""),
+                "flag": _text(getattr(row, "flag", None)),
             }
         )
     display = pd.DataFrame(out)
