@@ -19,6 +19,7 @@ in the ``features`` record.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
 from microprop.uncertainty import Conformal
 
+log = logging.getLogger("microprop")
 IMAGE_SHAPE = (64, 64)
 MUCHA_ID = "mucha-resnet34"
 
@@ -105,7 +107,7 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
     each file is written atomically, metrics.json last (it marks the folder complete).
     Non-finite scores or predictions (a diverged training) stop it before any file.
     """
-    from microprop.io import atomic_path
+    from microprop.io import atomic_path, strict_json
 
     scores = {k: metrics.get(k) for k in ("rmse", "mae", "r2")}
     bad = {k: v for k, v in scores.items() if not np.isfinite(float("nan" if v is None else v))}
@@ -125,7 +127,35 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
         with atomic_path(output.conformal) as tmp:
             conformal.save(tmp)
     with atomic_path(output.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(strict_json(metrics_with_warnings(metrics)))
+
+
+def metrics_with_warnings(metrics: dict) -> dict:
+    """``metrics`` as metrics.json holds it: infinite interval widths (a calibration set
+    too small for the level) become null (:func:`microprop.io.strict_json`), and when the
+    model's own intervals (``mean_width``) are infinite a ``warnings`` entry says so and
+    the rule's log gets a warning.
+
+    >>> m = metrics_with_warnings({"model": "m", "dataset": "d", "mean_width": float("inf"),
+    ...                            "intervals": {"n_cal": 8}})
+    >>> m["mean_width"], m["warnings"]  # doctest: +ELLIPSIS
+    (None, ['infinite prediction intervals: ...'])
+    """
+    from microprop.io import without_nonfinite
+
+    clean, nonfinite = without_nonfinite(metrics)
+    if "mean_width" in nonfinite:
+        info = metrics.get("intervals") or {}
+        n_cal = (info.get("variants", {}).get(info.get("calibration")) or {}).get("n_cal")
+        text = (
+            "infinite prediction intervals: "
+            + (f"{n_cal} calibration images are" if n_cal is not None else "the calibration set is")
+            + f" too few for the {info.get('level', 0.9):.0%} level"
+            " (lower/upper -inf/inf in predictions.csv, widths null in metrics.json)"
+        )
+        clean["warnings"] = [*clean.get("warnings", []), text]
+        log.warning("%s on %s: %s", metrics.get("model"), metrics.get("dataset"), text)
+    return clean
 
 
 def check_images(images, source: str = "images") -> np.ndarray:
