@@ -6,7 +6,7 @@ import re
 from snakemake.utils import validate
 
 from microprop.ch.params import without_later_defaults
-from microprop.config import check_config
+from microprop.config import check_config, split_sizes
 from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
@@ -372,11 +372,7 @@ def cnn_budget(model_id):
 
 def training_images(dataset):
     """Training images of a dataset as the config defines it (for cluster runtimes)."""
-    if dataset in ("ising", "cfd"):
-        return config[dataset]["n_images"] - config[dataset]["n_test"]
-    ch = config["ch"]
-    per_run = ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
-    return (ch["n_runs"] - ch["n_test_runs"]) * per_run
+    return split_sizes(config, dataset)[0]
 
 
 def cnn_runtime(wildcards):
