@@ -62,6 +62,7 @@ def plan(workdir, args: list[str]) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.workflow  # dry runs of the whole default study (~1 min in all)
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[1:]))
 def test_documented_command_plans_what_it_says(fresh, command):
     args = command[1:]

@@ -232,6 +232,7 @@ def planned_rules(workdir: Path, *args: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.workflow  # the whole smoke DAG, touched end to end four times (~1 min)
 def test_deleted_models_tables_and_figures_are_rebuilt_by_the_default_run(tmp_path):
     """`rm -rf results/models` then a run gave "Nothing to be done" (issue 44): the
     trained models were no targets, and the tables made from them were up to date."""
@@ -281,3 +282,33 @@ def test_a_locked_directory_is_refused_and_left_as_it_is(work):
     # the documented way out: --unlock, then the run goes ahead (dry run: nothing written)
     snakemake(work, "--configfile", SMOKE, "--unlock")
     assert "Job stats" in snakemake(work, target, "-n", "--configfile", SMOKE).stdout
+
+
+def strict_loads(text: str):
+    """json.loads as jq or JavaScript read: NaN and Infinity are errors."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.workflow
+def test_every_json_and_table_of_the_smoke_run_is_strict(smoke_run):
+    """27 metrics.json of a smoke run held `Infinity` (issue 44), and Table 2's markdown
+    the literal `nan`. Now: strict JSON everywhere, and a model with infinite intervals
+    (MuCha calibrates on 13 images, 6 after the adaptive score's residual fit) says so."""
+    results = smoke_run / "results"
+    files = sorted(results.rglob("*.json"))
+    assert len(files) > 50
+    warned = set()
+    for path in files:
+        data = strict_loads(path.read_text())  # raises on NaN / Infinity
+        if path.name == "metrics.json" and "mean_width" in data and data["mean_width"] is None:
+            assert data["warnings"][0].startswith("infinite prediction intervals: "), path
+            warned.add(data["model"])
+    assert "mucha-resnet34" in warned, warned
+    tables = sorted((results / "tables").glob("*.md")) + sorted((results / "tables").glob("*.csv"))
+    assert tables
+    for path in tables:
+        assert not re.search(r"(^|[|,\s])nan([|,\s]|$)", path.read_text(), flags=re.M), path
