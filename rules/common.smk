@@ -6,7 +6,7 @@ import re
 from snakemake.utils import validate
 
 from microprop.ch.params import without_later_defaults
-from microprop.config import check_config
+from microprop.config import check_config, split_sizes
 from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
@@ -79,11 +79,38 @@ def model_dir(dataset, model, frac, seed):
 
 
 def final_targets():
-    """Everything `snakemake` builds by default, derived from the config."""
+    """Everything `snakemake` builds by default, derived from the config: the datasets,
+    the trained models, the tables and the figures (every product a user keeps, so that
+    a deleted one is made again by the next run)."""
     targets = [f"results/data/{dataset}.h5" for dataset in config["datasets"]]
     if "ch" in config["datasets"]:
         targets.append("results/figures/ch_energy.png")  # the paper's Fig. 1b
-    return targets + study_targets()
+    return targets + model_targets() + study_targets()
+
+
+def model_targets():
+    """metrics.json of every model the selected studies train (exactly the models in the
+    DAG of study_targets()). As targets, a deleted model folder is trained again: as
+    inputs of tables that are up to date, they would not be (Snakemake does not rebuild a
+    missing input of a job it does not run)."""
+    chosen = set(STUDIES["targets"])
+    paths = table2_metrics() if chosen & {"table2", "uncertainty"} else []
+    per_dataset = {
+        "metrics": all_metrics,
+        "confusion": lambda d: model_metrics(d, None, "1.0", SEEDS[0]),
+        "uncertainty": lambda d: model_metrics(d, None, "1.0", SEEDS[0]),
+        "fraction": fraction_metrics,
+        "timing": fraction_metrics,
+        "symmetry": lambda d: small_data_metrics(d, "symmetry"),
+        "semisupervised": lambda d: small_data_metrics(d, "semisupervised"),
+        "pca_scree": lambda d: model_metrics(d, ["cnnpca-svr"], "1.0", SEEDS[0]),
+        "pca_confusion": lambda d: model_metrics(d, ["cnnpca-svr"], "1.0", SEEDS[0]),
+    }
+    for study in STUDIES["targets"]:
+        if study in per_dataset:
+            for dataset in study_datasets(study):
+                paths += per_dataset[study](dataset)
+    return list(dict.fromkeys(paths))
 
 
 # --- studies, tables and figures (rules/studies.smk, rules/figures.smk) ---------------
@@ -372,11 +399,7 @@ def cnn_budget(model_id):
 
 def training_images(dataset):
     """Training images of a dataset as the config defines it (for cluster runtimes)."""
-    if dataset in ("ising", "cfd"):
-        return config[dataset]["n_images"] - config[dataset]["n_test"]
-    ch = config["ch"]
-    per_run = ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
-    return (ch["n_runs"] - ch["n_test_runs"]) * per_run
+    return split_sizes(config, dataset)[0]
 
 
 def cnn_runtime(wildcards):

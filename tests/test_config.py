@@ -139,6 +139,17 @@ CROSS_FIELD = {
         {"models": {"cnn": {"val_fraction": 0.0}}},
         "models.cnn.val_fraction",
     ),
+    # sizes that cannot train (issue 44)
+    "test split of one image": ({"cfd": {"n_test": 1}}, "cfd.n_test"),
+    "scored on one test image": ({"studies": {"max_test": {"ch": 1}}}, "studies.max_test.ch"),
+    "a CNN capped at one image": (
+        {"models": {"cnn": {"budget": {"resnet152": {"max_train": 1}}}}},
+        "models.cnn.budget.resnet152.max_train",
+    ),
+    "MuCha's split calibration leaves one image to fit": (
+        {"models": {"mucha": {"max_train": 2}}},
+        "models.mucha.max_train",
+    ),
 }
 
 
@@ -154,3 +165,25 @@ def test_cross_field_problem_is_named(case):
     assert len(problems) == 1 and problems[0].startswith(key), problems
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         check_config(config)
+
+
+def test_sizes_that_cannot_train_are_named_with_their_keys():
+    """Issue 44: `ising: {n_images: 3, n_test: 1}` passed validation and failed late in
+    train_svr ("training diverged (non-finite scores {'r2': nan})")."""
+    problems = config_problems(merge(merged_config(), {"ising": {"n_images": 3, "n_test": 1}}))
+    assert problems[0].startswith("ising.n_test (1): a test split of 1 image cannot score")
+    text = "\n".join(problems)
+    # 2 training images: MuCha holds 1 out to calibrate, resnet18 at 0.1 % gets 1
+    assert "ising.n_images - ising.n_test" in text and "mucha-resnet34" in text
+    assert "studies.symmetry.fractions 0.001 of ising's 2 training images" in text
+    # a fraction that leaves a CNN one image, on two datasets, is named for each
+    overlay = {"studies": {"fractions": [0.0001, 1.0], "fraction_models": ["resnet18"]}}
+    problems = config_problems(merge(merged_config(), overlay))
+    assert [p.split(":")[0] for p in problems] == [
+        "studies.fractions 0.0001 of ising's 9000 training images (ising.n_images - ising.n_test)",
+        "studies.fractions 0.0001 of cfd's 800 training images (cfd.n_images - cfd.n_test)",
+    ], problems
+    assert all("1 image for resnet18, which fits on at least 2" in p for p in problems)
+    # PCR and SVR fit on one image (infinite intervals, with a warning): no problem
+    overlay["studies"]["fraction_models"] = ["grad-pcr", "grad-svr"]
+    assert config_problems(merge(merged_config(), overlay)) == []

@@ -112,6 +112,20 @@ def test_table2_says_how_each_row_was_trained_and_marks_rows_below_the_papers_sc
     assert "$^\\dagger$" in tex and "did not learn" in tex
 
 
+def test_table2_leaves_the_flag_of_an_unflagged_row_empty_never_nan(tmp_path):
+    """Issue 44: every unflagged row showed the literal `nan` once one row had a flag."""
+    paths = [
+        write_full(tmp_path, "grad-pcr", 100),
+        write_full(tmp_path, "resnet18", 100, flag="did not learn: budget too small"),
+        write_full(tmp_path, "resnet152", 100, flag=None),
+    ]
+    t = table2(collect_metrics(paths))
+    md, tex = table2_markdown(t), table2_latex(t)
+    assert "did not learn" in md and "did not learn" in tex
+    rows = [line for line in md.splitlines() if line.startswith("| grad-pcr")]
+    assert rows and not re.search(r"\bnan\b", md + tex), md
+
+
 PAPER = REPO.parent / "shared/reference/000_4da1934c7ef0e9fb.txt"
 # the paper's Table 2 columns, left to right, as our model ids
 PAPER_COLUMNS = ["grad-pcr", "physfeat1-pcr", "grad-svr", "physfeat1-svr", "physfeat2-svr",

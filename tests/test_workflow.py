@@ -564,3 +564,20 @@ def test_report_holds_every_figure_and_the_table2_values(smoke_run):
     if "ch" in config["datasets"]:
         caption = entries["results/figures/ch_energy.png"]["caption"]
         assert f"({config['ch']['part1_steps']} steps" in caption, caption
+
+
+@pytest.mark.parametrize("datasets", [["ising", "ch"], ["cfd"], ["ising", "ch", "cfd"]], ids=str)
+def test_report_front_page_describes_only_the_datasets_of_the_run(datasets):
+    """Issue 44: the front page described the cfd dataset in a run without cfd. Rendered
+    as `snakemake --report` renders it (jinja2 with trim_blocks and lstrip_blocks)."""
+    import jinja2
+    from docutils.core import publish_parts
+
+    config = load_config(SMOKE)
+    config["datasets"] = datasets
+    text = (REPO / "workflow/report/workflow.rst").read_text()
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    rst = env.from_string(text).render(snakemake=type("S", (), {"config": config}))
+    html = publish_parts(rst, writer="html", settings_overrides={"report_level": 2})
+    shown = re.findall(r"<em>(ising|ch|cfd)</em>", html["html_body"])
+    assert shown == datasets, shown

@@ -8,6 +8,7 @@ validation, so a bad config stops the run before any job starts, naming the keys
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -97,7 +98,156 @@ def config_problems(config: Mapping) -> list[str]:
             for f in value if isinstance(value, list) else [value]:
                 if not (isinstance(f, int | float) and 0 < f <= 1):
                     problems.append(f"{key} must lie in (0, 1], got {f!r}")
-    return problems
+    return problems + size_problems(config)
+
+
+# --- sizes that cannot train ----------------------------------------------------------
+# Measured on the training code (fit_evaluate with 1, 2, 3 training images): PCR and SVR
+# fit on one image (the intervals are then infinite, with a warning), a CNN needs two
+# (CNNRegressor.fit), R² needs two test images, and a split calibration part is held out
+# of the images the model fits on. FIT_MIN: the fewest images a model kind fits on.
+FIT_MIN = {"pcr": 1, "svr": 1, "cnn": 2, "mucha": 2}
+MUCHA_ID = "mucha-resnet34"
+
+
+def model_family(model_id: str) -> str:
+    """'pcr', 'svr', 'mucha' or 'cnn' (every other id is a network trained on images).
+
+    >>> [model_family(m) for m in ("grad-pcr", "latent-svr", "mucha-resnet34", "p4m-cnn")]
+    ['pcr', 'svr', 'mucha', 'cnn']
+    """
+    if model_id == MUCHA_ID:
+        return "mucha"
+    suffix = model_id.rsplit("-", 1)[-1]
+    return suffix if suffix in ("pcr", "svr") else "cnn"
+
+
+def images_per_run(ch: Mapping) -> int:
+    """Images of one CH run: the part-1 steps and every save_every-th part-2 step."""
+    return ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
+
+
+def split_sizes(config: Mapping, dataset: str) -> tuple[int, int, str, str]:
+    """Training and test images of a dataset, and the keys that set each.
+
+    >>> split_sizes({"ising": {"n_images": 3, "n_test": 1}}, "ising")
+    (2, 1, 'ising.n_images - ising.n_test', 'ising.n_test')
+    """
+    if dataset == "ch":
+        ch = config["ch"]
+        per_run = images_per_run(ch)
+        n_train_runs = ch["n_runs"] - ch["n_test_runs"]
+        return (
+            n_train_runs * per_run,
+            ch["n_test_runs"] * per_run,
+            "ch.n_runs - ch.n_test_runs",
+            "ch.n_test_runs",
+        )
+    c = config[dataset]
+    return (
+        c["n_images"] - c["n_test"],
+        c["n_test"],
+        f"{dataset}.n_images - {dataset}.n_test",
+        f"{dataset}.n_test",
+    )
+
+
+def subset_size(n_train: int, frac: float) -> int:
+    """Images of a training fraction (microprop.models.training_subset: at least one)."""
+    return max(1, math.ceil(frac * n_train - 1e-9))
+
+
+def _trainings(config: Mapping, dataset: str) -> Iterator[tuple[str, float, str]]:
+    """(model id, fraction, key of the fraction) of every model the config trains on a
+    dataset: Table 2 at 1.0, the fraction study and the small-data studies at theirs."""
+    studies = config.get("studies", {})
+    targets = studies.get("targets", [])
+    for model in config.get("models", {}).get("ids", []):
+        yield model, 1.0, "models.ids"
+
+    def runs_on(study):
+        return dataset in (studies.get(study) or {}).get("datasets", config["datasets"])
+
+    if ("fraction" in targets and runs_on("fraction")) or (
+        "timing" in targets and runs_on("timing")
+    ):
+        for frac in studies.get("fractions", []):
+            for model in studies.get("fraction_models", []):
+                yield model, float(frac), "studies.fractions"
+    for name in ("symmetry", "semisupervised"):
+        study = studies.get(name) or {}
+        if name in targets and runs_on(name):
+            for frac in study.get("fractions", []):
+                for model in study.get("models", []):
+                    yield model, float(frac), f"studies.{name}.fractions"
+
+
+def _training_cap(config: Mapping, model: str) -> tuple[int, str]:
+    """The training-image cap of a CNN model id (0: none) and its key."""
+    models = config.get("models", {})
+    if model_family(model) == "mucha":
+        return (models.get("mucha") or {}).get("max_train") or 0, "models.mucha.max_train"
+    if model_family(model) == "cnn":
+        budget = ((models.get("cnn") or {}).get("budget") or {}).get(model) or {}
+        return budget.get("max_train") or 0, f"models.cnn.budget.{model}.max_train"
+    return 0, ""
+
+
+def size_problems(config: Mapping) -> list[str]:
+    """Sizes that cannot train or score, one line each naming the keys: a test split of
+    fewer than 2 images (R² needs two), a training fraction or cap that leaves a model
+    fewer images than it fits on, a split calibration part that leaves too few to fit.
+
+    >>> size_problems({"datasets": ["ising"], "ising": {"n_images": 3, "n_test": 1},
+    ...                "models": {"ids": ["grad-pcr"]}})  # doctest: +NORMALIZE_WHITESPACE
+    ['ising.n_test (1): a test split of 1 image cannot score a model (R² needs at least
+      2 test images)']
+    """
+    problems: list[str] = []
+    calibration = config.get("uncertainty", {}).get("calibration", {})
+    cal_fraction = config.get("uncertainty", {}).get("calibration_fraction", 0.2)
+    max_test = config.get("studies", {}).get("max_test") or {}
+    for dataset in config.get("datasets", []):
+        try:
+            n_train, n_test, train_keys, test_key = split_sizes(config, dataset)
+        except (KeyError, TypeError):
+            continue  # a section the schema check reports
+        if n_test < 2:
+            problems.append(
+                f"{test_key} ({config[dataset].get('n_test', config[dataset].get('n_test_runs'))})"
+                f": a test split of {n_test} image{'s' * (n_test != 1)} cannot score a model "
+                "(R² needs at least 2 test images)"
+            )
+        if max_test.get(dataset) == 1:
+            problems.append(
+                f"studies.max_test.{dataset} (1): scoring on 1 test image gives no R² "
+                "(at least 2; 0 scores every test image)"
+            )
+        if n_train < 1:
+            continue  # the n_test relation above names it
+        for model, frac, frac_key in _trainings(config, dataset):
+            family = model_family(model)
+            n = subset_size(n_train, frac)
+            cap, cap_key = _training_cap(config, model)
+            keys = f"{dataset}'s {n_train} training images ({train_keys})"
+            if frac < 1:
+                keys = f"{frac_key} {frac:g} of {keys}"
+            if cap and cap < n:
+                n, keys = cap, f"{cap_key} ({cap})"
+            n_fit, why = n, ""
+            if calibration.get(family) == "split":
+                n_cal = min(max(1, round(cal_fraction * n)), max(n - 1, 0))
+                n_fit = n - n_cal
+                why = (
+                    f", {n_cal} of them held out by uncertainty.calibration.{family}: split"
+                    f" (uncertainty.calibration_fraction {cal_fraction:g})"
+                )
+            if n_fit < FIT_MIN[family]:
+                problems.append(
+                    f"{keys}: {n} image{'s' * (n != 1)} for {model}{why}, which fits on at "
+                    f"least {FIT_MIN[family]}"
+                )
+    return list(dict.fromkeys(problems))  # a cap is named once, not per dataset
 
 
 def check_config(config: Mapping) -> None:

@@ -59,6 +59,45 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def without_nonfinite(value, path: str = "") -> tuple[object, list[str]]:
+    """``value`` with every NaN or infinite float replaced by None, and the dotted keys
+    replaced: what :func:`strict_json` writes as ``null``.
+
+    >>> without_nonfinite({"a": 1.0, "b": [float("inf"), 2], "c": {"d": float("nan")}})
+    ({'a': 1.0, 'b': [None, 2], 'c': {'d': None}}, ['b.0', 'c.d'])
+    """
+    if isinstance(value, Mapping):
+        out, bad = {}, []
+        for key, item in value.items():
+            out[key], sub = without_nonfinite(item, f"{path}.{key}" if path else str(key))
+            bad += sub
+        return out, bad
+    if isinstance(value, list | tuple):
+        pairs = [
+            without_nonfinite(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)
+        ]
+        return [v for v, _ in pairs], [k for _, sub in pairs for k in sub]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None, [path]
+    if isinstance(value, np.generic):
+        return value.item(), []
+    return value, []
+
+
+def strict_json(value, indent: int | None = 2) -> str:
+    """JSON that every parser reads (jq, JavaScript, ``json.loads(..., strict)``): NaN and
+    infinities, which Python's json writes as the non-standard ``NaN``/``Infinity``, become
+    ``null``. In a model's metrics.json a ``null`` width or bound therefore means an
+    unbounded interval (a calibration set too small for the level,
+    :meth:`microprop.uncertainty.Conformal.intervals`).
+
+    >>> strict_json({"mean_width": float("inf"), "rmse": 1.5}, indent=None)
+    '{"mean_width": null, "rmse": 1.5}'
+    """
+    clean, _ = without_nonfinite(value)
+    return json.dumps(clean, indent=indent, allow_nan=False)
+
+
 def remove_stale_partials(root: str | os.PathLike) -> list[Path]:
     """Delete the temporary files :func:`atomic_path` left under ``root`` when killed.
 

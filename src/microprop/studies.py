@@ -231,6 +231,15 @@ def _fmt(value: float, digits: int) -> str:
     return "" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def _text(value) -> str:
+    """A text cell: empty for None and NaN (a missing value is never the string 'nan').
+
+    >>> [_text(None), _text(float("nan")), _text("did not learn")]
+    ['', '', 'did not learn']
+    """
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     """Table 2 with formatted strings: 'mean ± std' where there are several seeds, the
     training column with † for rows below the paper's scale, and a flag column when any
@@ -239,7 +248,7 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     for row in table.itertuples():
         rmse = _fmt(row.rmse, 2) + (f" ± {row.rmse_std:.2f}" if row.n_seeds > 1 else "")
         r2 = _fmt(row.r2, 3) + (f" ± {row.r2_std:.3f}" if row.n_seeds > 1 else "")
-        below = getattr(row, "below_paper_scale", "")
+        below = _text(getattr(row, "below_paper_scale", ""))
         out.append(
             {
                 "dataset": row.dataset,
@@ -251,8 +260,8 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
                 "R²": r2,
                 "paper R²": _fmt(row.paper_r2, 3),
                 "ΔR²": _fmt(row.r2_diff, 3),
-                "trained": str(getattr(row, "trained", "")) + (" †" if below else ""),
-                "flag": getattr(row, "flag", None) or "",
+                "trained": _text(getattr(row, "trained", "")) + (" †" if below else ""),
+                "flag": _text(getattr(row, "flag", None)),
             }
         )
     display = pd.DataFrame(out)
@@ -537,6 +546,25 @@ UNCERTAINTY_NOTE = (
 )
 
 
+def _widths_read(summary: dict) -> dict:
+    """An interval summary of metrics.json with its null widths read back: infinite where
+    the intervals were unbounded (their part has a coverage), NaN where the part holds no
+    test image (no coverage either); :func:`microprop.io.strict_json` wrote both as null.
+
+    >>> _widths_read({"coverage": 1.0, "mean_width": None, "coverage_low": None,
+    ...               "width_low": None})
+    {'coverage': 1.0, 'mean_width': inf, 'coverage_low': nan, 'width_low': nan}
+    """
+    out = {}
+    for key, value in summary.items():
+        if value is None and key.startswith(("coverage", "width", "mean_width")):
+            part = key.removeprefix("mean_").replace("width", "coverage")
+            value = float("inf") if summary.get(part) is not None else float("nan")
+            value = float("nan") if key.startswith("coverage") else value
+        out[key] = value
+    return out
+
+
 def uncertainty_table(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per dataset, model and conformity score from metrics.json ``intervals``.
 
@@ -552,7 +580,7 @@ def uncertainty_table(paths: Iterable[str | Path]) -> pd.DataFrame:
         primary = variants[info["calibration"]]
         naive = next((v for k, v in variants.items() if k != info["calibration"]), None)
         for score in (score for score in SCORES if score in primary):  # older: no binned
-            s = primary[score]
+            s = _widths_read(primary[score])
             row = {
                 "dataset": m["dataset"],
                 "model": m["model"],
@@ -565,10 +593,10 @@ def uncertainty_table(paths: Iterable[str | Path]) -> pd.DataFrame:
                 **{f"width_{t}": s[f"width_{t}"] for t in ("low", "mid", "high")},
                 **{f"coverage_{t}": s[f"coverage_{t}"] for t in ("low", "mid", "high")},
                 "coverage_naive": naive[score]["coverage"] if naive else None,
-                "mean_width_naive": naive[score]["mean_width"] if naive else None,
+                "mean_width_naive": _widths_read(naive[score])["mean_width"] if naive else None,
             }
             for t in ("low", "mid", "high"):
-                const = primary["constant"][f"width_{t}"]
+                const = _widths_read(primary["constant"])[f"width_{t}"]
                 row[f"ratio_{t}"] = s[f"width_{t}"] / const if const else None
             rows.append(row)
     return pd.DataFrame(rows)

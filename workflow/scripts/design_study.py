@@ -1,15 +1,13 @@
 """Rule design_study: latent-space and pixel designs of CH fields for target energies,
 each checked by the CH energy functional (microprop.design)."""
 
-import json
-
 import numpy as np
 import torch
 
 from microprop.ch.params import CHParams
 from microprop.design import design_markdown, design_study
 from microprop.features.latent import load_autoencoder
-from microprop.io import atomic_path, load_dataset, load_features
+from microprop.io import atomic_path, load_dataset, load_features, strict_json
 from microprop.logs import setup_logging
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -39,5 +37,5 @@ with atomic_path(sm.output.md) as tmp:
 with atomic_path(sm.output.fields) as tmp, open(tmp, "wb") as fh:
     np.savez(fh, **{k: v.astype(np.float32) for k, v in fields.items()})
 with atomic_path(sm.output.summary) as tmp:
-    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.write_text(strict_json(summary))
 log.info("design study:\n%s", design_markdown(table, summary, unit))

@@ -3,7 +3,6 @@ the raw codes of every image (latent_codes.h5, the latent space), the feature se
 `latent` (latent.h5: the codes pooled to invariant features, or the raw codes) and the
 test reconstruction error."""
 
-import json
 import time
 
 import torch
@@ -15,7 +14,7 @@ from microprop.features.latent import (
     save_autoencoder,
     train_autoencoder,
 )
-from microprop.io import atomic_path, load_dataset, run_steps, write_features
+from microprop.io import atomic_path, load_dataset, run_steps, strict_json, write_features
 from microprop.logs import setup_logging
 from microprop.models import capped_subset
 
@@ -86,4 +85,4 @@ write_features(sm.output.codes, codes, ds, {**attrs, "pooling": "none"})
 attrs["options"] = {**attrs["options"], **pooling}  # latent_features() options
 write_features(sm.output.features, features, ds, {**attrs, "seconds": seconds + pooling_seconds})
 with atomic_path(sm.output.summary) as tmp:
-    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.write_text(strict_json(summary))

@@ -19,6 +19,7 @@ in the ``features`` record.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
 from microprop.uncertainty import Conformal
 
+log = logging.getLogger("microprop")
 IMAGE_SHAPE = (64, 64)
 MUCHA_ID = "mucha-resnet34"
 
@@ -105,7 +107,7 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
     each file is written atomically, metrics.json last (it marks the folder complete).
     Non-finite scores or predictions (a diverged training) stop it before any file.
     """
-    from microprop.io import atomic_path
+    from microprop.io import atomic_path, strict_json
 
     scores = {k: metrics.get(k) for k in ("rmse", "mae", "r2")}
     bad = {k: v for k, v in scores.items() if not np.isfinite(float("nan" if v is None else v))}
@@ -125,7 +127,35 @@ def write_model_outputs(output, model, metrics: dict, table, extra=None) -> None
         with atomic_path(output.conformal) as tmp:
             conformal.save(tmp)
     with atomic_path(output.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+        tmp.write_text(strict_json(metrics_with_warnings(metrics)))
+
+
+def metrics_with_warnings(metrics: dict) -> dict:
+    """``metrics`` as metrics.json holds it: infinite interval widths (a calibration set
+    too small for the level) become null (:func:`microprop.io.strict_json`), and when the
+    model's own intervals (``mean_width``) are infinite a ``warnings`` entry says so and
+    the rule's log gets a warning.
+
+    >>> m = metrics_with_warnings({"model": "m", "dataset": "d", "mean_width": float("inf"),
+    ...                            "intervals": {"n_cal": 8}})
+    >>> m["mean_width"], m["warnings"]  # doctest: +ELLIPSIS
+    (None, ['infinite prediction intervals: ...'])
+    """
+    from microprop.io import without_nonfinite
+
+    clean, nonfinite = without_nonfinite(metrics)
+    if "mean_width" in nonfinite:
+        info = metrics.get("intervals") or {}
+        n_cal = (info.get("variants", {}).get(info.get("calibration")) or {}).get("n_cal")
+        text = (
+            "infinite prediction intervals: "
+            + (f"{n_cal} calibration images are" if n_cal is not None else "the calibration set is")
+            + f" too few for the {info.get('level', 0.9):.0%} level"
+            " (lower/upper -inf/inf in predictions.csv, widths null in metrics.json)"
+        )
+        clean["warnings"] = [*clean.get("warnings", []), text]
+        log.warning("%s on %s: %s", metrics.get("model"), metrics.get("dataset"), text)
+    return clean
 
 
 def check_images(images, source: str = "images") -> np.ndarray:
@@ -160,7 +190,8 @@ def read_images(path) -> tuple[np.ndarray, dict]:
     """Images from an HDF5 dataset (``images``), a .npy stack or a folder of PNGs.
 
     Returns the validated stack and extra columns for the output (dataset: ``true`` and
-    ``split``; PNG folder: ``file``).
+    ``split``; PNG folder: ``file``); from a dataset file also its ``dataset`` and
+    ``property_name`` attributes (:func:`check_same_dataset`).
     """
     path = Path(path)
     extra: dict = {}
@@ -196,18 +227,54 @@ def read_images(path) -> tuple[np.ndarray, dict]:
             raise ValueError(f"{path}: not a readable .npy array ({err})") from err
         return check_images(stack, str(path)), extra
     if path.suffix in (".h5", ".hdf5"):
-        from microprop.io import open_h5
+        from microprop.io import decode_attr, open_h5, verify_checksum
 
         with open_h5(path) as f:
             if "images" not in f:
                 raise ValueError(f"{path}: expected an HDF5 dataset with an 'images' array")
             images = f["images"][()]
+            attrs = {key: decode_attr(value) for key, value in f.attrs.items()}
+            for key in ("dataset", "property_name"):  # what the data are (dataset files)
+                if key in attrs:
+                    extra[key] = attrs[key]
             if "property" in f:
                 extra["true"] = f["property"][()]
             if "split" in f:
-                extra["split"] = [s.decode() for s in f["split"][()]]
+                split = f["split"][()]
+                extra["split"] = [s.decode() for s in split]
+                if "true" in extra:  # a microprop dataset file: never predict on a corrupt one
+                    verify_checksum(path, attrs, images, extra["true"], split)
         return check_images(images, str(path)), extra
     raise ValueError(f"{path}: expected an HDF5 dataset (.h5), a .npy stack or a folder of PNGs")
+
+
+def check_same_dataset(model, extra: dict, source, allow: bool = False) -> str | None:
+    """Refuse images of another dataset than the model was trained on: an Ising model
+    given CH images would answer temperatures for them. ``extra`` is what
+    :func:`read_images` read (a dataset file's ``dataset`` attribute); images without a
+    dataset name (.npy, PNG) or a model without one pass. With ``allow`` the mismatch is
+    returned as a warning instead of raised.
+
+    >>> class M: metrics, model_id = {"dataset": "ising"}, "grad-pcr"
+    >>> check_same_dataset(M, {"dataset": "ising"}, "x.h5") is None
+    True
+    >>> check_same_dataset(M, {"dataset": "ch", "property_name": "total free energy"}, "ch.h5")
+    Traceback (most recent call last):
+    ValueError: ch.h5: images of the dataset 'ch' (total free energy), but grad-pcr was ...
+    >>> check_same_dataset(M, {"dataset": "ch"}, "ch.h5", allow=True)  # doctest: +ELLIPSIS
+    "ch.h5: images of the dataset 'ch', but ... (--allow-other-dataset given)"
+    """
+    ours, theirs = model.metrics.get("dataset"), extra.get("dataset")
+    if not ours or not theirs or ours == theirs:
+        return None
+    what = f" ({extra['property_name']})" if extra.get("property_name") else ""
+    text = (
+        f"{source}: images of the dataset {theirs!r}{what}, but {model.model_id} was trained "
+        f"on {ours!r}: its predictions would be of another property"
+    )
+    if allow:
+        return text + " (--allow-other-dataset given)"
+    raise ValueError(text + " (--allow-other-dataset to predict anyway)")
 
 
 class TrainedModel:
@@ -222,7 +289,12 @@ class TrainedModel:
             self.metrics = json.loads(metrics.read_text())
         except ValueError as err:
             raise ValueError(f"{metrics}: not valid JSON ({err})") from err
-        if not isinstance(self.metrics, dict) or "model" not in self.metrics:
+        if not isinstance(self.metrics, dict) or not self.metrics:
+            raise ValueError(
+                f"{metrics}: holds {json.dumps(self.metrics)[:40]}, not a trained model's "
+                "metrics (the keys 'model', 'dataset', 'features' that training writes)"
+            )
+        if "model" not in self.metrics:
             raise ValueError(f"{metrics}: lacks the key 'model' (the model id it was trained as)")
         self.model_id = self.metrics["model"]
         self.kind = model_kind(self.model_id)
