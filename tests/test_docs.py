@@ -2,6 +2,7 @@
 navigation lists every page, and the generated deviations table is current."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -20,13 +21,22 @@ README_HEADING = re.compile(r"(?<![/\w])README(?!\.md)")
 
 
 def source_files():
-    for name in SOURCES:
-        for path in sorted((REPO / name).rglob("*")):
-            if path.is_file() and path.suffix in SUFFIXES and "__pycache__" not in path.parts:
-                yield path
-    for name in FILES:
-        if (REPO / name).is_file():
-            yield REPO / name
+    """The repository's own files (tracked, or new and not ignored) under SOURCES and
+    FILES: not build products such as src/microprop.egg-info or caches."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in sorted(filter(None, listed)):
+        path = REPO / name
+        top = Path(name).parts[0]
+        if not path.is_file():
+            continue
+        if name in FILES or (top in SOURCES and path.suffix in SUFFIXES):
+            yield path
 
 
 def page_references(paths):
