@@ -5,6 +5,7 @@ import re
 
 from snakemake.utils import validate
 
+from microprop import registry
 from microprop.ch.params import without_later_defaults
 from microprop.config import check_config
 from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
@@ -14,7 +15,7 @@ check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch", "cfd"]
 MODEL_IDS = config["models"]["ids"]
-FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent"]
+FEATURES = registry.feature_names()
 # minutes one CH run asks for on a cluster (resources scale with the retry attempt)
 CH_RUN_MINUTES = ch_run_minutes(
     config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
@@ -251,7 +252,7 @@ def property_axis(dataset):
 
 def feature_of(model):
     """The feature set a feature-based model id uses: 'physfeat2-svr' -> 'physfeat2'."""
-    return model.split("-")[0]
+    return registry.model(model).feature
 
 
 def model_metrics(dataset, models=None, frac="1.0", seed=0):
@@ -264,16 +265,8 @@ def model_metrics(dataset, models=None, frac="1.0", seed=0):
 
 def feature_options(wildcards):
     """Keyword arguments of a stateless feature's transformer (microprop.features)."""
-    psd, mucha = config["features"]["psd"], config["features"]["mucha"]
-    return {
-        "grad": {},
-        "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
-        "physfeat2": {
-            "n_bins": psd["n_bins"],
-            "spectrum": psd["physfeat2_spectrum"][wildcards.dataset],
-        },
-        "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
-    }[wildcards.feature]
+    feature = registry.FEATURE_SETS[wildcards.feature]
+    return feature.options(config["features"], wildcards.dataset)
 
 
 # --- models (rules/models.smk) ---------------------------------------------------------
@@ -285,22 +278,20 @@ MUCHA_CONFIG = config["models"]["mucha"]
 
 def svr_inputs(wildcards):
     """Feature file of an SVR model; cnnpca-svr reads the embedding (its PCA is in the model)."""
-    feature = feature_of(wildcards.model)
-    if feature == "cnnpca":
-        return {"features": f"results/features/{wildcards.dataset}/cnnembed.h5"}
-    return {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
+    feature = registry.FEATURE_SETS[feature_of(wildcards.model)]
+    return {"features": f"results/features/{wildcards.dataset}/{feature.input_file}.h5"}
 
 
 def svr_method(wildcards):
     """How an SVR's C, gamma, epsilon are chosen: 'tpe', 'grid' (k-fold CV) or 'fixed'."""
-    if wildcards.model == "physfeat2-svr":
+    if registry.model(wildcards.model).search == "tpe":
         return "tpe" if SVR_CONFIG["search"] else "fixed"
     return "grid" if SVR_CONFIG["cv"] else "fixed"
 
 
 def svr_hyperparameters(wildcards):
-    """C, gamma, epsilon used without search: the paper's final values for physfeat2-svr."""
-    if wildcards.model == "physfeat2-svr":
+    """C, gamma, epsilon used without search (models.svr.final or .hyperparameters)."""
+    if registry.model(wildcards.model).search == "tpe":
         return SVR_CONFIG["final"][wildcards.dataset]
     return SVR_CONFIG["hyperparameters"][wildcards.dataset]
 
@@ -349,7 +340,7 @@ def calibration_options(family):
     return options | {k: UNCERTAINTY[k] for k in keys}
 
 
-# models.cnn settings shared by mucha-resnet34
+# models.cnn settings shared by MuCha (kind mucha)
 CNN_SHARED_KEYS = (
     "amp",
     "channels_last",
@@ -382,21 +373,17 @@ def training_images(dataset):
 def cnn_runtime(wildcards):
     """Cluster runtime (minutes) of train_cnn/train_mucha: images x epochs at the
     architecture's measured rate (microprop.resources)."""
-    if wildcards.model == "mucha-resnet34":
-        arch, cap, epochs = (
-            "resnet34",
-            MUCHA_CONFIG["max_train"],
-            mucha_epochs(wildcards.dataset),
-        )
+    model = registry.model(wildcards.model)
+    arch = model.arch
+    if model.kind == "mucha":
+        cap, epochs = MUCHA_CONFIG["max_train"], mucha_epochs(wildcards.dataset)
     else:
         budget = cnn_budget(wildcards.model)
-        arch, cap = wildcards.model.split("-")[0], budget["max_train"]
+        cap = budget["max_train"]
         epochs = budget["max_epochs"] + budget["head_epochs"]
     n = training_images(wildcards.dataset)
     n = min(n, cap) if cap else n
-    if (
-        wildcards.model == "mucha-resnet34"
-    ):  # epochs raised to min_steps optimizer steps
+    if model.kind == "mucha":  # epochs raised to min_steps optimizer steps
         steps_per_epoch = -(-n // MUCHA_CONFIG["batch_size"])
         epochs = max(epochs, -(-MUCHA_CONFIG["min_steps"] // steps_per_epoch))
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
@@ -408,7 +395,7 @@ def mucha_epochs(dataset):
 
 
 def mucha_options(wildcards):
-    """CNNRegressor options of mucha-resnet34 on a dataset."""
+    """CNNRegressor options of a MuCha model (kind mucha) on a dataset."""
     keys = ("min_steps", "batch_size", "lr", "momentum", "max_train", "swa_share")
     return {
         "max_epochs": mucha_epochs(wildcards.dataset),
@@ -428,6 +415,8 @@ def cnn_options(wildcards):
     keys += ("plateau_patience", "patience", "val_fraction") + CNN_SHARED_KEYS
     options = {k: CNN_CONFIG[k] for k in keys}
     options["download"] = CNN_CONFIG["download_weights"]
-    options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]
+    options["cpu_amp"] = (
+        registry.model(wildcards.model).arch not in CNN_CONFIG["cpu_float32"]
+    )
     options.update(cnn_budget(wildcards.model))
     return options

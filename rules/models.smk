@@ -17,7 +17,7 @@ rule train_pcr:
     benchmark:
         benchpath("train_pcr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(grad|physfeat1)-pcr",
+        model=registry.pattern(registry.model_ids("pcr")),
     conda:
         "../envs/microprop.yaml"
     threads: timed_threads
@@ -51,7 +51,7 @@ rule train_svr:
     benchmark:
         benchpath("train_svr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(grad|physfeat1|physfeat2|cnnpca|latent)-svr",
+        model=registry.pattern(registry.model_ids("svr")),
     conda:
         "../envs/microprop.yaml"
     threads: timed_threads
@@ -59,7 +59,11 @@ rule train_svr:
         mem_mb=per_attempt(4000),
         runtime=per_attempt(
             lambda w: 60
-            + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0)
+            + (
+                SVR_CONFIG["n_trials"]
+                if registry.model(w.model).search == "tpe"
+                else 0
+            )
         ),
         # not a param: CV threads do not change the chosen values (no rerun when changed)
         search_threads=SVR_CONFIG["threads"],
@@ -102,7 +106,7 @@ rule train_cnn:
     benchmark:
         benchpath("train_cnn", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained|-sym)?|p4m-cnn",
+        model=registry.pattern(registry.model_ids("cnn")),
     conda:
         "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]
@@ -136,7 +140,7 @@ rule train_mucha:
     benchmark:
         benchpath("train_mucha", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="mucha-resnet34",
+        model=registry.pattern(registry.model_ids("mucha")),
     conda:
         "../envs/microprop.yaml"
     threads: MUCHA_CONFIG["threads"]

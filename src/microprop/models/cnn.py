@@ -93,35 +93,33 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
+from microprop import registry
 from microprop.models.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
+from microprop.registry import TORCHVISION_ARCHS
 from microprop.uncertainty import held_out_rows, n_groups
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
 
 FLAG_NOT_LEARNED = "did not learn: budget too small"
-TORCHVISION_ARCHS = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
 P4M_ARCH = "p4m"  # model id "p4m-cnn"
 ARCHITECTURES = (*TORCHVISION_ARCHS, P4M_ARCH)
 MUCHA_ARCH = "resnet34"
 
 
 def parse_model_id(model_id: str) -> tuple[str, bool, bool]:
-    """Architecture, pretrained flag and symmetric flag of a CNN model id.
+    """Architecture, pretrained flag and symmetric flag of a CNN model id (its registry entry).
 
     >>> parse_model_id("resnet18-pretrained"), parse_model_id("efficientnet_b0")
     (('resnet18', True, False), ('efficientnet_b0', False, False))
     >>> parse_model_id("resnet18-sym"), parse_model_id("p4m-cnn")
     (('resnet18', False, True), ('p4m', False, False))
     """
-    arch, _, suffix = model_id.partition("-")
-    ok = suffix == "cnn" if arch == P4M_ARCH else suffix in ("", "pretrained", "sym")
-    if arch not in ARCHITECTURES or not ok:
-        raise ValueError(
-            f"not a CNN model id: {model_id!r} (architectures {TORCHVISION_ARCHS} with"
-            f" optional -pretrained or -sym, or {P4M_ARCH}-cnn)"
-        )
-    return arch, suffix == "pretrained", suffix == "sym"
+    entry = registry.MODELS.get(model_id)
+    if entry is None or entry.kind != "cnn":
+        cnns = ", ".join(registry.model_ids("cnn"))
+        raise ValueError(f"not a CNN model id: {model_id!r} (the CNN ids: {cnns})")
+    return entry.arch, entry.pretrained, entry.sym
 
 
 def build_network(
