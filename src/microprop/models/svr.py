@@ -411,3 +411,89 @@ def tune_svr(
         "trials": trials,
     }
     return best, info
+
+
+def choose_hyperparameters(
+    method: str,
+    X,
+    y,
+    fixed: dict,
+    search: dict,
+    seed: int = 0,
+    n_jobs: int = 1,
+    groups=None,
+    **model_options,
+) -> tuple[dict, dict | None, str]:
+    """C, gamma, epsilon of an SVR by ``method``: "tpe" (:func:`tune_svr`), "grid"
+    (:func:`grid_svr`) or "fixed" (the ``fixed`` values), on the training data ``X, y``.
+
+    ``search`` holds the options of both searches (microprop.options.svr_search_options:
+    n_trials, n_startup_trials, cv_folds, C_range, gammas, epsilon_range, max_samples,
+    max_iter, grid, relative, grid_max_samples). A training set too small for k-fold CV
+    falls back to the fixed values. Returns the chosen values, the search record (None
+    without a search) and the method actually used; the rule train_svr calls it, so the
+    dispatch is tested here rather than in a script.
+    """
+    if method != "fixed" and len(y) < 2 * search["cv_folds"]:
+        log.warning(
+            "%d training samples: too few for %d-fold CV, fixed values",
+            len(y),
+            search["cv_folds"],
+        )
+        method = "fixed"
+    by_run = " leaving runs out" if groups is not None else ""
+    if method == "tpe":
+        log.info(
+            "TPE search: %d trials (%d random start-up), %d-fold CV%s, on up to %d of %d samples",
+            search["n_trials"],
+            search["n_startup_trials"],
+            search["cv_folds"],
+            by_run,
+            search["max_samples"] or len(y),
+            len(y),
+        )
+        hyper, record = tune_svr(
+            X,
+            y,
+            n_trials=search["n_trials"],
+            seed=seed,
+            C_range=search["C_range"],
+            gammas=search["gammas"],
+            epsilon_range=search["epsilon_range"],
+            cv_folds=search["cv_folds"],
+            max_samples=search["max_samples"],
+            max_iter=search["max_iter"],
+            n_startup_trials=search["n_startup_trials"],
+            n_jobs=n_jobs,
+            groups=groups,
+            **model_options,
+        )
+    elif method == "grid":
+        log.info(
+            "grid CV: %s (x std of the labels: %s), %d-fold%s, on up to %d of %d samples",
+            search["grid"],
+            search["relative"],
+            search["cv_folds"],
+            by_run,
+            search["grid_max_samples"] or len(y),
+            len(y),
+        )
+        hyper, record = grid_svr(
+            X,
+            y,
+            search["grid"],
+            seed=seed,
+            cv_folds=search["cv_folds"],
+            max_samples=search["grid_max_samples"],
+            relative=search["relative"],
+            n_jobs=n_jobs,
+            groups=groups,
+            **model_options,
+        )
+    elif method == "fixed":
+        hyper, record = dict(fixed), None
+    else:
+        raise ValueError(f"unknown method {method!r} (tpe, grid or fixed)")
+    if record:
+        log.info("%s chose %s (CV RMSE %.4g)", record["method"], hyper, record["best_cv_rmse"])
+    return hyper, record, method
