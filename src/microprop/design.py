@@ -199,7 +199,7 @@ def design_latent(
     seed: int,
     steps: int = 300,
     lr: float = 0.05,
-    prior_weight: float = 0.01,
+    prior_weight: float = 0.1,
     scale: float | None = None,
 ) -> np.ndarray:
     """Latent codes (len(targets), d) designed for the targets (one random start each).
@@ -314,7 +314,7 @@ def design_study(
     cnn_lr: float = 2e-3,
     steps: int = 400,
     lr: float = 0.05,
-    prior_weight: float = 0.01,
+    prior_weight: float = 0.1,
     prior_components: int = 1,
     prior_samples: int = 4000,
     pixel_steps: int = 400,
