@@ -33,7 +33,7 @@ def feature_options(config: Mapping, feature: str, dataset: str) -> dict:
 
 def max_test(config: Mapping, dataset: str, frac: str | float) -> int:
     """Test images that score a model: all (0) in Table 2 (fraction 1), at most
-    studies.max_test[dataset] at smaller fractions (models.evaluation_subset).
+    studies.max_test[dataset] at smaller fractions (microprop.splits.evaluation_subset).
 
     >>> max_test({"studies": {"max_test": {"ch": 500}}}, "ch", "0.1")
     500

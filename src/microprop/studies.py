@@ -20,7 +20,7 @@ import pandas as pd
 
 from microprop import registry
 from microprop.metrics import regression_metrics
-from microprop.models import capped_subset, training_subset
+from microprop.splits import capped_subset, training_subset
 from microprop.uncertainty import SCORES
 
 # Table 2 of the paper: (RMSE, R²) on the test split at the full training set.
