@@ -8,7 +8,7 @@ Each PRED.csv holds a model's predictions of every test image (``index``, ``true
 ``predicted``), e.g. from ``microprop predict --model DIR --images results/data/ch.h5
 --split test --out PRED.csv``. For every file and subset size it prints the RMSE on all
 test images and the relative error of the two estimates:
-:func:`microprop.models.evaluation_subset` with the dataset's run and step (stratified,
+:func:`microprop.splits.evaluation_subset` with the dataset's run and step (stratified,
 weighted) and without them (evenly spaced). Ends with one JSON line: per size, the largest
 absolute relative error of each estimate over the files.
 """

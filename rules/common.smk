@@ -5,8 +5,9 @@ import re
 
 from snakemake.utils import validate
 
+from microprop import options, registry
 from microprop.ch.params import without_later_defaults
-from microprop.config import check_config, split_sizes
+from microprop.config import check_config
 from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
@@ -14,7 +15,7 @@ check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch", "cfd"]
 MODEL_IDS = config["models"]["ids"]
-FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent"]
+FEATURES = registry.feature_names()
 # minutes one CH run asks for on a cluster (resources scale with the retry attempt)
 CH_RUN_MINUTES = ch_run_minutes(
     config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
@@ -278,7 +279,7 @@ def property_axis(dataset):
 
 def feature_of(model):
     """The feature set a feature-based model id uses: 'physfeat2-svr' -> 'physfeat2'."""
-    return model.split("-")[0]
+    return registry.model(model).feature
 
 
 def model_metrics(dataset, models=None, frac="1.0", seed=0):
@@ -291,54 +292,43 @@ def model_metrics(dataset, models=None, frac="1.0", seed=0):
 
 def feature_options(wildcards):
     """Keyword arguments of a stateless feature's transformer (microprop.features)."""
-    psd, mucha = config["features"]["psd"], config["features"]["mucha"]
-    return {
-        "grad": {},
-        "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
-        "physfeat2": {
-            "n_bins": psd["n_bins"],
-            "spectrum": psd["physfeat2_spectrum"][wildcards.dataset],
-        },
-        "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
-    }[wildcards.feature]
+    return options.feature_options(config, wildcards.feature, wildcards.dataset)
 
 
 # --- models (rules/models.smk) ---------------------------------------------------------
+# The options come from microprop.options (plain, unit-tested functions of the config);
+# these wrappers give them the job's wildcards.
 
 SVR_CONFIG = config["models"]["svr"]
 CNN_CONFIG = config["models"]["cnn"]
 MUCHA_CONFIG = config["models"]["mucha"]
+UNCERTAINTY = config["uncertainty"]
 
 
 def svr_inputs(wildcards):
     """Feature file of an SVR model; cnnpca-svr reads the embedding (its PCA is in the model)."""
-    feature = feature_of(wildcards.model)
-    if feature == "cnnpca":
-        return {"features": f"results/features/{wildcards.dataset}/cnnembed.h5"}
-    return {"features": f"results/features/{wildcards.dataset}/{feature}.h5"}
+    feature = registry.FEATURE_SETS[feature_of(wildcards.model)]
+    return {"features": f"results/features/{wildcards.dataset}/{feature.input_file}.h5"}
 
 
 def svr_method(wildcards):
     """How an SVR's C, gamma, epsilon are chosen: 'tpe', 'grid' (k-fold CV) or 'fixed'."""
-    if wildcards.model == "physfeat2-svr":
-        return "tpe" if SVR_CONFIG["search"] else "fixed"
-    return "grid" if SVR_CONFIG["cv"] else "fixed"
+    return options.svr_method(config, wildcards.model)
 
 
 def svr_hyperparameters(wildcards):
-    """C, gamma, epsilon used without search: the paper's final values for physfeat2-svr."""
-    if wildcards.model == "physfeat2-svr":
-        return SVR_CONFIG["final"][wildcards.dataset]
-    return SVR_CONFIG["hyperparameters"][wildcards.dataset]
+    """C, gamma, epsilon used without search (models.svr.final or .hyperparameters)."""
+    return options.svr_hyperparameters(config, wildcards.model, wildcards.dataset)
 
 
 def svr_model_options(wildcards):
     """SVRegressor options: cnnpca-svr fits its PCA and feeds the components unscaled."""
-    options = {"cache_size": SVR_CONFIG["cache_size"]}
-    if feature_of(wildcards.model) == "cnnpca":
-        n = config["features"]["cnnpca"]["n_components"][wildcards.dataset]
-        return {**options, "standardize": False, "n_components": n}
-    return {**options, "standardize": True, "n_components": 0}
+    return options.svr_model_options(config, wildcards.model, wildcards.dataset)
+
+
+def svr_runtime(wildcards):
+    """Cluster minutes of an SVR job (a TPE search adds its trials)."""
+    return options.svr_runtime_minutes(config, wildcards.model)
 
 
 def timed_threads(wildcards):
@@ -353,104 +343,35 @@ def timed_threads(wildcards):
     return cores if 0 < cores < 4096 else 1
 
 
-UNCERTAINTY = config["uncertainty"]
-
-
 def max_test(wildcards):
-    """Test images that score a model: all in Table 2 (fraction 1), at most
-    studies.max_test[dataset] at smaller fractions (models.evaluation_subset)."""
-    if float(wildcards.frac) >= 1.0:
-        return 0
-    return STUDIES["max_test"].get(wildcards.dataset, 0)
+    """Test images that score a model (0: all; microprop.options.max_test)."""
+    return options.max_test(config, wildcards.dataset, wildcards.frac)
 
 
 def calibration_options(family):
     """Conformal calibration of a model family (microprop.uncertainty.calibrate)."""
-    method = UNCERTAINTY["calibration"][family]
-    options = {"method": method}
-    if method == "cv":
-        options["folds"] = UNCERTAINTY["cv_folds"]
-    if method == "split":
-        options["fraction"] = UNCERTAINTY["calibration_fraction"]
-    keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale", "n_bins")
-    return options | {k: UNCERTAINTY[k] for k in keys}
-
-
-# models.cnn settings shared by mucha-resnet34
-CNN_SHARED_KEYS = (
-    "amp",
-    "channels_last",
-    "fused_optimizer",
-    "bn_recalibrate",
-    "min_r2",
-    "clip_predictions",
-)
-
-
-def cnn_budget(model_id):
-    """Training-image cap and epoch caps of a CNN model id (models.cnn.budget)."""
-    budget = CNN_CONFIG["budget"].get(model_id) or {}
-    return {
-        "max_train": budget.get("max_train") or 0,
-        "max_epochs": budget.get("max_epochs") or CNN_CONFIG["max_epochs"],
-        "head_epochs": budget.get("head_epochs") or CNN_CONFIG["head_epochs"],
-    }
-
-
-def training_images(dataset):
-    """Training images of a dataset as the config defines it (for cluster runtimes)."""
-    return split_sizes(config, dataset)[0]
+    return options.calibration_options(config, family)
 
 
 def cnn_runtime(wildcards):
     """Cluster runtime (minutes) of train_cnn/train_mucha: images x epochs at the
     architecture's measured rate (microprop.resources)."""
-    if wildcards.model == "mucha-resnet34":
-        arch, cap, epochs = (
-            "resnet34",
-            MUCHA_CONFIG["max_train"],
-            mucha_epochs(wildcards.dataset),
-        )
-    else:
-        budget = cnn_budget(wildcards.model)
-        arch, cap = wildcards.model.split("-")[0], budget["max_train"]
-        epochs = budget["max_epochs"] + budget["head_epochs"]
-    n = training_images(wildcards.dataset)
-    n = min(n, cap) if cap else n
-    if (
-        wildcards.model == "mucha-resnet34"
-    ):  # epochs raised to min_steps optimizer steps
-        steps_per_epoch = -(-n // MUCHA_CONFIG["batch_size"])
-        epochs = max(epochs, -(-MUCHA_CONFIG["min_steps"] // steps_per_epoch))
+    arch, n, epochs = options.cnn_training_plan(
+        config, wildcards.model, wildcards.dataset
+    )
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
 
 
-def mucha_epochs(dataset):
-    """MuCha's epochs on a dataset (models.mucha.epochs_by_dataset, else .epochs)."""
-    return MUCHA_CONFIG["epochs_by_dataset"].get(dataset) or MUCHA_CONFIG["epochs"]
-
-
 def mucha_options(wildcards):
-    """CNNRegressor options of mucha-resnet34 on a dataset."""
-    keys = ("min_steps", "batch_size", "lr", "momentum", "max_train", "swa_share")
-    return {
-        "max_epochs": mucha_epochs(wildcards.dataset),
-        **{k: MUCHA_CONFIG[k] for k in keys},
-        **{k: CNN_CONFIG[k] for k in CNN_SHARED_KEYS},
-    }
+    """CNNRegressor options of a MuCha model (kind mucha) on a dataset."""
+    return options.mucha_options(config, wildcards.dataset)
 
 
-def symmetry_augment(dataset, config_key):
+def symmetry_augment(dataset, family):
     """Whether a CNN family trains on a dataset's symmetry group (models.*.augment)."""
-    return dataset in config["models"][config_key]["augment"]
+    return options.symmetry_augment(config, dataset, family)
 
 
 def cnn_options(wildcards):
     """CNNRegressor options of a CNN model id (its budget, then the shared settings)."""
-    keys = ("batch_size", "min_steps", "lr", "finetune_lr", "min_lr", "plateau_factor")
-    keys += ("plateau_patience", "patience", "val_fraction") + CNN_SHARED_KEYS
-    options = {k: CNN_CONFIG[k] for k in keys}
-    options["download"] = CNN_CONFIG["download_weights"]
-    options["cpu_amp"] = wildcards.model.split("-")[0] not in CNN_CONFIG["cpu_float32"]
-    options.update(cnn_budget(wildcards.model))
-    return options
+    return options.cnn_options(config, wildcards.model)

@@ -17,7 +17,7 @@ rule features:
     benchmark:
         benchpath("features", "dataset", "feature")
     wildcard_constraints:
-        feature="grad|physfeat1|physfeat2|mucha",
+        feature=registry.pattern(registry.feature_names("features")),
     conda:
         "../envs/microprop.yaml"
     threads: 2

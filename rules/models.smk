@@ -17,7 +17,7 @@ rule train_pcr:
     benchmark:
         benchpath("train_pcr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(grad|physfeat1)-pcr",
+        model=registry.pattern(registry.model_ids("pcr")),
     conda:
         "../envs/microprop.yaml"
     threads: timed_threads
@@ -51,36 +51,20 @@ rule train_svr:
     benchmark:
         benchpath("train_svr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(grad|physfeat1|physfeat2|cnnpca|latent)-svr",
+        model=registry.pattern(registry.model_ids("svr")),
     conda:
         "../envs/microprop.yaml"
     threads: timed_threads
     resources:
         mem_mb=per_attempt(4000),
-        runtime=per_attempt(
-            lambda w: 60
-            + (SVR_CONFIG["n_trials"] if w.model == "physfeat2-svr" else 0)
-        ),
+        runtime=per_attempt(svr_runtime),
         # not a param: CV threads do not change the chosen values (no rerun when changed)
         search_threads=SVR_CONFIG["threads"],
     params:
         method=svr_method,
         hyperparameters=svr_hyperparameters,
         model_options=svr_model_options,
-        search_options={
-            "n_trials": SVR_CONFIG["n_trials"],
-            "n_startup_trials": SVR_CONFIG["n_startup_trials"],
-            "cv_folds": SVR_CONFIG["cv_folds"],
-            "cv_by_run": SVR_CONFIG["cv_by_run"],
-            "C_range": SVR_CONFIG["C_range"],
-            "gammas": SVR_CONFIG["gammas"],
-            "epsilon_range": SVR_CONFIG["epsilon_range"],
-            "max_samples": SVR_CONFIG["search_max_samples"],
-            "max_iter": SVR_CONFIG["search_max_iter"],
-            "grid": SVR_CONFIG["grid"],
-            "relative": SVR_CONFIG["grid_relative"],
-            "grid_max_samples": SVR_CONFIG["grid_max_samples"],
-        },
+        search_options=options.svr_search_options(config),
         feature_seed=config["seed"],
         max_test=max_test,
         calibration=calibration_options("svr"),
@@ -102,7 +86,7 @@ rule train_cnn:
     benchmark:
         benchpath("train_cnn", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(resnet18|resnet152|densenet121|efficientnet_b0)(-pretrained|-sym)?|p4m-cnn",
+        model=registry.pattern(registry.model_ids("cnn")),
     conda:
         "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]
@@ -136,7 +120,7 @@ rule train_mucha:
     benchmark:
         benchpath("train_mucha", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="mucha-resnet34",
+        model=registry.pattern(registry.model_ids("mucha")),
     conda:
         "../envs/microprop.yaml"
     threads: MUCHA_CONFIG["threads"]

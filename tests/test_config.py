@@ -157,6 +157,42 @@ def test_the_default_config_has_no_problems():
     assert config_problems(merged_config()) == []
 
 
+def _differences(a, b, path=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            yield from _differences(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
+    elif a != b:
+        yield f"{path}: config/config.yaml {a!r}, schema default {b!r}"
+
+
+def test_schema_defaults_equal_the_default_config():
+    """One set of defaults: the schema fills in exactly what config/config.yaml says, so
+    an overlay that leaves a key out gets the same value either way."""
+    from snakemake.utils import validate
+
+    schema = str(REPO / "workflow/schemas/config.schema.yaml")
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    validate(config, schema)
+    defaults = {}
+    validate(defaults, schema)
+    assert list(_differences(config, defaults)) == []
+
+
+def test_design_study_defaults_equal_the_default_config():
+    """design_study's keyword defaults are those of studies.design (the rule passes them
+    all; a direct caller gets the same study)."""
+    import inspect
+
+    from microprop.design import design_study
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())["studies"]["design"]
+    params = inspect.signature(design_study).parameters
+    for key, value in config.items():
+        if key in params:
+            default = params[key].default
+            assert list(default) == value if isinstance(value, list) else default == value, key
+
+
 @pytest.mark.parametrize("case", list(CROSS_FIELD))
 def test_cross_field_problem_is_named(case):
     overlay, key = CROSS_FIELD[case]

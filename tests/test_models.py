@@ -16,9 +16,9 @@ from microprop.models.cnn import (
     build_network,
     head_of,
     parse_model_id,
-    validation_split,
 )
 from microprop.models.svr import grid_svr, tune_svr
+from microprop.splits import validation_split
 from microprop.weights import weights_file
 
 
@@ -409,7 +409,7 @@ def test_square_augmentation_moves_each_image_by_d4_and_a_periodic_shift():
     """The "square" group (Ising, CH) draws resnet18-sym's transforms from the numpy
     generator: reproducible per seed, every channel the same transformed image, and each
     output image one of the 8 x 16 x 16 D4-and-shift images of its input."""
-    from microprop.models.symmetry import d4
+    from microprop.symmetry import d4
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(5, 16, 16), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""Symmetry-aware CNNs (microprop.models.symmetry): the group, the p4m layers, the
+"""Symmetry-aware CNNs (microprop.symmetry): the group, the p4m layers, the
 augmentation, and the invariance of resnet18-sym (with test-time averaging) and of
 p4m-cnn, against resnet18, which is not invariant (so the tests have power)."""
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from microprop.models.cnn import CNNRegressor
-from microprop.models.symmetry import (
+from microprop.symmetry import (
     INV,
     MUL,
     ORDER,

@@ -13,6 +13,7 @@ import pytest
 
 from microprop.io import TEST, TRAIN, Dataset, write_features, write_h5
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
+from microprop.splits import split_rows
 from microprop.uncertainty import (
     SCORES,
     CalibrationSet,
@@ -22,7 +23,6 @@ from microprop.uncertainty import (
     out_of_fold,
     pairs_needed,
     shortest_window,
-    split_rows,
 )
 
 LEVEL = 0.9

@@ -14,8 +14,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from microprop import cfd as cfd_config
+from microprop import registry
 
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+# keys whose values are model ids: they must be ids of microprop.registry.MODELS (the
+# schema types them as strings, so a new model is one registry entry, not a schema edit)
+MODEL_ID_KEYS = (
+    "models.ids",
+    "studies.fraction_models",
+    "studies.symmetry.models",
+    "studies.semisupervised.models",
+    "studies.semisupervised.compared",
+    "studies.semisupervised.baseline",
+)
 
 
 class ConfigError(ValueError):
@@ -49,6 +60,8 @@ def config_problems(config: Mapping) -> list[str]:
     ['models.svr.C_range must be increasing, got [10.0, 1.0]']
     >>> config_problems({"datasets": ["ising"], "ising": {"n_images": 10, "n_test": 2}})
     []
+    >>> config_problems({"models": {"ids": ["grad-pcr", "grad-pcx"]}})[0][:46]
+    "models.ids: unknown model ids ['grad-pcx'] (mi"
     """
     problems = []
     ising, ch = config.get("ising", {}), config.get("ch", {})
@@ -88,6 +101,11 @@ def config_problems(config: Mapping) -> list[str]:
     if dups := _duplicates(float(f) for f in studies.get("fractions", [])):
         problems.append(f"studies.fractions lists {dups} more than once")
     for key, value in _walk(config):
+        if key in MODEL_ID_KEYS and (unknown := registry.unknown_model_ids(value)):
+            problems.append(
+                f"{key}: unknown model ids {unknown} (microprop.registry.MODELS: "
+                f"{', '.join(registry.MODELS)})"
+            )
         leaf = key.rsplit(".", 1)[-1]
         if leaf == "device" and not (isinstance(value, str) and DEVICE.match(value)):
             problems.append(f"{key} must be auto, cpu, cuda or cuda:N, got {value!r}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from microprop import __version__
 from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, decode_attr, write_h5
+from microprop.splits import stratified_test_split
 
 SHARD_ARRAYS = ("images", "label", "image_seed", "index")
 ISING_ARRAYS = (*SHARD_ARRAYS, "temperature")
@@ -66,27 +67,6 @@ def _read_checked(path: str | Path, names: tuple[str, ...], image_size: int | No
     if bad:
         raise SimulationFileError(f"{path}: arrays {bad} do not have {n} rows like 'images'")
     return arrays, attrs
-
-
-def stratified_test_split(labels: np.ndarray, n_test: int, seed: int) -> np.ndarray:
-    """Boolean mask of ``n_test`` samples evenly spread over the sorted labels.
-
-    Samples are ordered by label (ties broken by a seeded shuffle) and every
-    (n / n_test)-th one is taken, so the test set covers the whole label range.
-
-    >>> mask = stratified_test_split(np.repeat(np.arange(10), 10), 10, seed=0)
-    >>> int(mask.sum()), sorted(np.repeat(np.arange(10), 10)[mask].tolist())
-    (10, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    """
-    n = len(labels)
-    if not 0 < n_test < n:
-        raise ValueError(f"n_test must be between 1 and {n - 1} for {n} samples, got {n_test}")
-    shuffle = np.random.default_rng([seed, 2]).permutation(n)
-    order = shuffle[np.argsort(labels[shuffle], kind="stable")]
-    picks = ((np.arange(n_test) + 0.5) * n / n_test).astype(np.int64)
-    mask = np.zeros(n, dtype=bool)
-    mask[order[picks]] = True
-    return mask
 
 
 def assemble_shards(shard_paths, names, n_test: int, seed: int, image_size: int | None):

@@ -16,7 +16,7 @@ physics check. Both property models are trained on the training split only
 (:func:`fit_property_model`, the training loop :func:`microprop.features.latent.fit_torch`).
 
 Physics check of a 64x64 image: pixel (row r, column c) is the field at x = (c + ½) a,
-y = L - (r + ½) a (:func:`microprop.ch.protocol.pixel_centres`, a = L / 64), on the
+y = L - (r + ½) a (:func:`microprop.ch.backend.pixel_centres`, a = L / 64), on the
 simulator's grid of n_cells = 128 nodes (i h, j h), h = a / 2, those are the nodes
 (2c + 1, 127 - 2r). :func:`image_to_grid` puts the pixels on the nodes with odd indices
 and fills the others by Fourier (trigonometric) interpolation, so the energy is that of
@@ -34,6 +34,8 @@ from torch import nn
 
 from microprop.ch.params import CHParams
 from microprop.features.latent import Encoder, as_tensor, fit_torch
+from microprop.metrics import regression_metrics
+from microprop.splits import capped_subset, stream
 
 log = logging.getLogger("microprop")
 
@@ -199,7 +201,7 @@ def design_latent(
     seed: int,
     steps: int = 300,
     lr: float = 0.05,
-    prior_weight: float = 0.01,
+    prior_weight: float = 0.1,
     scale: float | None = None,
 ) -> np.ndarray:
     """Latent codes (len(targets), d) designed for the targets (one random start each).
@@ -211,7 +213,7 @@ def design_latent(
     """
     targets = np.asarray(targets, dtype=np.float64)
     scale = scale or float(np.std(targets)) or 1.0
-    z0 = prior.sample(len(targets), np.random.default_rng([seed, 19]))
+    z0 = prior.sample(len(targets), stream("design_start", seed))
     t = torch.as_tensor(targets, dtype=torch.float32)
     d = z0.shape[1]
 
@@ -237,7 +239,7 @@ def design_pixels(
     """
     targets = np.asarray(targets, dtype=np.float64)
     scale = scale or float(np.std(targets)) or 1.0
-    rng = np.random.default_rng([seed, 20])
+    rng = stream("design_pixel", seed)
     x0 = rng.uniform(0.0, 1.0, (len(targets), 1, image_size, image_size))
     t = torch.as_tensor(targets, dtype=torch.float32)
 
@@ -314,7 +316,7 @@ def design_study(
     cnn_lr: float = 2e-3,
     steps: int = 400,
     lr: float = 0.05,
-    prior_weight: float = 0.01,
+    prior_weight: float = 0.1,
     prior_components: int = 1,
     prior_samples: int = 4000,
     pixel_steps: int = 400,
@@ -334,7 +336,6 @@ def design_study(
     errors of both methods), the designed fields and a summary with the medians.
     """
     from microprop.features.latent import decode
-    from microprop.models import capped_subset
 
     fit = capped_subset(train, max_fit, seed)
     check = capped_subset(test, n_check, seed)
@@ -351,7 +352,7 @@ def design_study(
     z_fit = codes[fit]
     if property_fit == "decoded":
         # codes drawn from the prior as well: the model is fitted where designs start and go
-        z_prior = prior.sample(prior_samples, np.random.default_rng([seed, 21]))
+        z_prior = prior.sample(prior_samples, stream("design_prior", seed))
         z_fit = np.concatenate([z_fit, z_prior.astype(z_fit.dtype)])
         log.info("CH energies of %d decoded codes (training and prior samples)", len(z_fit))
         y_fit = physics_energies(decode(ae, z_fit), params)
@@ -408,9 +409,6 @@ def design_study(
         prior.distance2(torch.as_tensor(z, dtype=torch.float32)).numpy()
     )
 
-    def rmse(a, b) -> float:
-        return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
-
     summary = {
         "n_fit": int(len(fit)),
         "n_prior_samples": int(prior_samples) if property_fit == "decoded" else 0,
@@ -420,8 +418,8 @@ def design_study(
             "median_rel": float(np.median(check_err)),
             "max_rel": float(check_err.max()),
         },
-        "latent_model_test_rmse": rmse(mlp_check, y_check),
-        "pixel_model_test_rmse": rmse(cnn_check, labels[check]),
+        "latent_model_test_rmse": regression_metrics(y_check, mlp_check)["rmse"],
+        "pixel_model_test_rmse": regression_metrics(labels[check], cnn_check)["rmse"],
         "label_std": scale,
         "median_rel_error": {m: float(table[f"{m}_rel_error"].median()) for m in fields},
         "median_model_error": {m: float(table[f"{m}_model_error"].median()) for m in fields},

@@ -236,7 +236,7 @@ def run_steps(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | 
     """The run and step of every row of a dataset file ((None, None) without runs).
 
     The runs group CH's rows for leave-runs-out calibration; runs and steps stratify its
-    test subset (:func:`microprop.models.evaluation_subset`).
+    test subset (:func:`microprop.splits.evaluation_subset`).
     """
     with open_h5(path) as f:
         if "run" in f and "step" in f:

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from microprop import registry
 from microprop.metrics import regression_metrics
-from microprop.models import capped_subset, training_subset
+from microprop.splits import capped_subset, training_subset
 from microprop.uncertainty import SCORES
 
 # Table 2 of the paper: (RMSE, R²) on the test split at the full training set.
@@ -50,8 +51,10 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 
 # The paper's scale (section 2, Appendix B): training images (Ising 50,000 - 1,000 test;
 # CH ~60,000 images of 20 runs, 2 held out), TPE trials and CNN epochs.
-SYMMETRIC_CNNS = ("resnet18-sym", "p4m-cnn")  # beyond the paper (‡ in Table 2)
-BEYOND_PAPER = (*SYMMETRIC_CNNS, "latent-svr")  # ‡: SVR on autoencoder features (issue 19)
+# the symmetry-aware CNNs (the symmetry study's default comparison) and the models beyond
+# the paper (‡ in Table 2), from microprop.registry
+SYMMETRIC_CNNS = tuple(m.id for m in registry.MODELS.values() if m.kind == "cnn" and m.beyond_paper)
+BEYOND_PAPER = tuple(m.id for m in registry.MODELS.values() if m.beyond_paper)
 
 PAPER_SCALE = {"n_train": {"ising": 49000, "ch": 54000}, "n_trials": 1024, "epochs": 100}
 

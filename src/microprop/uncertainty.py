@@ -62,6 +62,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
+from microprop.splits import fold_pairs, n_groups, residual_split
+
 METHODS = ("cv", "validation", "split")
 SCORES = ("constant", "adaptive", "binned")
 THIRDS = ("low", "mid", "high")
@@ -119,17 +121,6 @@ class ResidualScale(RegressorMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         return np.maximum(self.knn_.predict(_column(X)), self.floor_)
-
-
-def residual_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded positions of the calibration pairs that fit the residual scale, and the rest.
-
-    >>> [len(part) for part in residual_split(10, 0.5, 0)]
-    [5, 5]
-    """
-    perm = np.random.default_rng([seed, 4]).permutation(n)
-    n_res = min(max(1, int(fraction * n)), n - 1)
-    return perm[:n_res], perm[n_res:]
 
 
 def _split_conformal(pred, true, levels, conformity):
@@ -473,96 +464,6 @@ def shortest_window(values, share: float, weights=None) -> tuple[float, float]:
     start = np.flatnonzero(end <= len(v))
     best = start[np.argmin(v[end[start] - 1] - v[start])]
     return float(v[best]), float(v[end[best] - 1])
-
-
-def split_rows(
-    train: np.ndarray, fraction: float, seed: int, groups=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded split of the training rows into (fit rows, calibration rows).
-
-    Without ``groups``: a random ``fraction`` of the rows. With ``groups`` (one label per
-    row of ``train``) of two or more values: whole groups, :func:`held_out_groups` of
-    them. CH: the test split is whole held-out runs, and a random part of the training
-    runs would calibrate on near copies of fitted snapshots.
-
-    >>> fit, cal = split_rows(np.arange(10), 0.2, 0)
-    >>> len(fit), len(cal), sorted(np.concatenate([fit, cal]).tolist()) == list(range(10))
-    (8, 2, True)
-    >>> runs = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4])
-    >>> fit, cal = split_rows(np.arange(10), 0.2, 0, groups=runs)
-    >>> len(np.unique(runs[cal])), bool(np.intersect1d(runs[fit], runs[cal]).size)
-    (1, False)
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"calibration fraction must be in (0, 1), got {fraction}")
-    if groups is not None and len(groups) != len(train):
-        raise ValueError(f"groups has {len(groups)} labels for {len(train)} training rows")
-    rng = np.random.default_rng([seed, 3])
-    k = n_groups(groups)
-    if k:
-        is_cal = held_out_rows(groups, fraction, rng.permutation(k))
-        return np.sort(train[~is_cal]), np.sort(train[is_cal])
-    perm = rng.permutation(len(train))
-    n_cal = min(max(1, round(fraction * len(train))), max(len(train) - 1, 0))
-    return np.sort(train[perm[n_cal:]]), np.sort(train[perm[:n_cal]])
-
-
-def held_out_groups(k: int, fraction: float) -> int:
-    """How many of ``k`` >= 2 groups a part of ``fraction`` holds out whole:
-    ``round(fraction x k)``, at least one and never all.
-
-    >>> held_out_groups(4, 0.2), held_out_groups(18, 0.2), held_out_groups(2, 0.9)
-    (1, 4, 1)
-    """
-    return min(max(int(round(fraction * k)), 1), k - 1)
-
-
-def held_out_rows(groups, fraction: float, order) -> np.ndarray:
-    """Which rows a part of ``fraction`` holds out as whole groups (a boolean mask): those
-    of the first :func:`held_out_groups` groups in ``order``, a random permutation of the
-    group numbers 0..k-1 (the sorted unique values of ``groups``).
-
-    >>> held_out_rows([5, 5, 7, 9, 9], 0.3, order=np.array([2, 0, 1])).tolist()
-    [False, False, False, True, True]
-    """
-    group_of_row = np.unique(np.asarray(groups), return_inverse=True)[1]
-    return np.isin(group_of_row, np.asarray(order)[: held_out_groups(len(order), fraction)])
-
-
-def n_groups(groups) -> int:
-    """How many groups folds can leave out whole: 0 without ``groups`` or with one group.
-
-    >>> n_groups(None), n_groups([3, 3]), n_groups([0, 1, 1])
-    (0, 0, 2)
-    """
-    n = 0 if groups is None else len(np.unique(groups))
-    return n if n >= 2 else 0
-
-
-def fold_pairs(n: int, folds: int, seed: int, groups=None) -> list:
-    """The (fit, held-out) index pairs of a K-fold CV on ``n`` samples.
-
-    Without ``groups``: shuffled K-fold. With ``groups`` (one label per sample) of two or
-    more values: group K-fold (``min(folds, number of groups)`` folds), so no group is on
-    both sides of a fold. CH's test split is whole held-out runs, and snapshots of one run
-    are near copies of their neighbours in time: shuffled folds score a fit on its own
-    run's neighbours (and so favour fits that interpolate within runs), which does not
-    carry over to a new run. One group only: K-fold, as there is nothing to leave out.
-
-    >>> runs = np.array([0, 0, 1, 1, 2, 2])
-    >>> pairs = fold_pairs(6, 5, seed=0, groups=runs)
-    >>> len(pairs), sorted(runs[b].tolist() for _, b in pairs)
-    (3, [[0, 0], [1, 1], [2, 2]])
-    >>> len(fold_pairs(6, 5, seed=0, groups=[7] * 6))
-    5
-    """
-    from sklearn.model_selection import GroupKFold, KFold
-
-    if k := n_groups(groups):
-        splitter = GroupKFold(n_splits=min(folds, k))
-        return list(splitter.split(np.zeros(n), groups=np.asarray(groups)))
-    splitter = KFold(n_splits=min(folds, n), shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(n)))
 
 
 def out_of_fold(estimator, X, y, rows, folds: int, seed: int, groups=None) -> np.ndarray:

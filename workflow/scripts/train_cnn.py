@@ -1,19 +1,21 @@
 """Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
 
+from microprop import registry
 from microprop.io import load_dataset, load_features, read_attrs, run_steps
 from microprop.logs import setup_logging
 from microprop.models import fit_evaluate
 from microprop.models.cnn import P4M_ARCH, CNNRegressor, parse_model_id
-from microprop.models.run import MUCHA_ID, feature_record, write_model_outputs
+from microprop.models.run import feature_record, write_model_outputs
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
 w = sm.wildcards
 p = sm.params
 
-if w.model == MUCHA_ID:
+mucha = registry.model(w.model).kind == "mucha"
+if mucha:
     data = load_features(sm.input.features)  # (N, 3, 64, 64) uint8 channels
-    arch, pretrained, symmetric, protocol = "resnet34", False, False, "mucha"
+    arch, pretrained, symmetric, protocol = registry.model(w.model).arch, False, False, "mucha"
 else:
     data = load_dataset(sm.input.data)
     (arch, pretrained, symmetric), protocol = parse_model_id(w.model), "paper"
@@ -26,7 +28,7 @@ if p.augment and not symmetric and arch != P4M_ARCH:  # -sym, p4m-cnn: their own
         options["augment"] = {"group": "kolmogorov", "k": int(simulation["forcing_wavenumber"])}
     else:  # Ising, CH: D4 and periodic shifts
         options["augment"] = {"group": "square"}
-    if w.model == MUCHA_ID:  # the FFT and wavelet channels are recomputed per batch
+    if mucha:  # the FFT and wavelet channels are recomputed per batch
         channels = data.attrs["options"]
         options["augment"]["channels"] = {
             "wavelet": str(channels["wavelet"]),
@@ -69,14 +71,14 @@ metrics.update(
     model=w.model,
     dataset=w.dataset,
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
-    features=feature_record(w.model, data.attrs if w.model == MUCHA_ID else None),
+    features=feature_record(w.model, data.attrs if mucha else None),
 )
 if by_run and validates:
     metrics["validation_runs"] = [int(r) for r in model.val_groups_]
 elif by_run:
     held_out = model.conformal_.sets[model.conformal_.primary].index
     metrics["calibration_runs"] = sorted({int(r) for r in runs[held_out]})
-if w.model != MUCHA_ID:
+if not mucha:
     metrics["seconds"]["features"] = 0.0  # CNNs read the images themselves
 log.info(
     "%s on %s: RMSE %.4g, R2 %.4f; %.0f%% intervals: coverage %.3f, mean width %.4g;"

@@ -13,7 +13,7 @@ from microprop.io import atomic_path, load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_record, write_model_outputs
-from microprop.models.svr import grid_svr, tune_svr
+from microprop.models.svr import choose_hyperparameters
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log = setup_logging(sm.log[0])
@@ -29,64 +29,17 @@ y = features.property[train]
 s = p.search_options
 runs, steps = run_steps(sm.input.data)  # CH: run-grouped CV and calibration, test subset
 groups = runs[train] if s["cv_by_run"] and runs is not None else None
-method = p.method
-if method != "fixed" and len(train) < 2 * s["cv_folds"]:
-    log.warning(
-        "%d training samples: too few for %d-fold CV, fixed values", len(train), s["cv_folds"]
-    )
-    method = "fixed"
-if method == "tpe":
-    log.info(
-        "TPE search: %d trials (%d random start-up), %d-fold CV%s, on up to %d of %d samples",
-        s["n_trials"],
-        s["n_startup_trials"],
-        s["cv_folds"],
-        " leaving runs out" if groups is not None else "",
-        s["max_samples"] or len(train),
-        len(train),
-    )
-    hyper, search = tune_svr(
-        X,
-        y,
-        n_trials=s["n_trials"],
-        seed=seed,
-        C_range=s["C_range"],
-        gammas=s["gammas"],
-        epsilon_range=s["epsilon_range"],
-        cv_folds=s["cv_folds"],
-        max_samples=s["max_samples"],
-        max_iter=s["max_iter"],
-        n_startup_trials=s["n_startup_trials"],
-        n_jobs=sm.resources.search_threads,
-        groups=groups,
-        **options,
-    )
-elif method == "grid":
-    log.info(
-        "grid CV: %s (x std of the labels: %s), %d-fold%s, on up to %d of %d samples",
-        s["grid"],
-        s["relative"],
-        s["cv_folds"],
-        " leaving runs out" if groups is not None else "",
-        s["grid_max_samples"] or len(train),
-        len(train),
-    )
-    hyper, search = grid_svr(
-        X,
-        y,
-        s["grid"],
-        seed=seed,
-        cv_folds=s["cv_folds"],
-        max_samples=s["grid_max_samples"],
-        relative=s["relative"],
-        n_jobs=sm.resources.search_threads,
-        groups=groups,
-        **options,
-    )
-else:
-    hyper, search = dict(p.hyperparameters), None
-if search:
-    log.info("%s chose %s (CV RMSE %.4g)", search["method"], hyper, search["best_cv_rmse"])
+hyper, search, method = choose_hyperparameters(
+    p.method,
+    X,
+    y,
+    p.hyperparameters,
+    s,
+    seed=seed,
+    n_jobs=sm.resources.search_threads,
+    groups=groups,
+    **options,
+)
 model, metrics, table = fit_evaluate(
     SVRegressor(**hyper, **options),
     features,

@@ -16,6 +16,7 @@ from microprop.ch.analysis import (
     interface_width_px,
     phase_purity,
 )
+from microprop.ch.backend import Backend, initial_grid, make_backend, pixel_centres
 from microprop.ch.params import (
     BACKENDS,
     ENERGY_UNITS,
@@ -27,10 +28,6 @@ from microprop.ch.params import (
     misfit_constants,
 )
 from microprop.ch.protocol import (
-    Backend,
-    initial_grid,
-    make_backend,
-    pixel_centres,
     run_attrs,
     run_protocol,
     run_seed,

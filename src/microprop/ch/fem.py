@@ -55,8 +55,8 @@ import dolfinx.fem.petsc  # noqa: F401  (registers dolfinx.fem.petsc)
 from dolfinx import fem, geometry, mesh
 
 # isort: on
+from microprop.ch.backend import Backend, bilinear_periodic, pixel_centres
 from microprop.ch.params import GPA, CHParams, SimulationError, misfit_constants
-from microprop.ch.protocol import Backend, bilinear_periodic, pixel_centres
 from microprop.periodic import CirculantSolver, periodic_map
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from microprop.ch.backend import make_backend
 from microprop.ch.params import CHParams
-from microprop.ch.protocol import make_backend
 
 LENGTH = 200.0
 REPORT_TIMES = (100.0, 1000.0, 10000.0)

@@ -39,8 +39,8 @@ import math
 import numpy as np
 import scipy.fft
 
+from microprop.ch.backend import Backend, bilinear_matrix, bilinear_periodic, pixel_centres
 from microprop.ch.params import CHParams, SimulationError
-from microprop.ch.protocol import Backend, bilinear_matrix, bilinear_periodic, pixel_centres
 
 
 class SpectralCahnHilliard(Backend):

@@ -1,25 +1,35 @@
 """Feature sets of the paper (section 3.1), as scikit-learn style transformers.
 
-Each feature set maps a stack of uint8 images (N, H, W) to an array (N, ...). The
-registry :data:`FEATURES` maps the workflow's feature names to their transformer; the
-stateless ones are computed by the rule ``features``. "cnnpca" is two steps, the ResNet18
-embedding (:class:`ResNetEmbedding`, rule ``cnn_embedding``, GPU) and a PCA fitted on the
-training split (:func:`fit_pca`, rule ``features_cnnpca``).
+Each feature set maps a stack of uint8 images (N, H, W) to an array (N, ...).
+:data:`FEATURES` maps the workflow's feature names to their transformer, the classes
+:data:`microprop.registry.FEATURE_SETS` names; the stateless ones are computed by the rule
+``features``. "cnnpca" is two steps, the ResNet18 embedding (:class:`ResNetEmbedding`,
+rule ``cnn_embedding``, GPU) and a PCA fitted on the training split (:func:`fit_pca`, rule
+``features_cnnpca``).
 """
+
+import importlib
 
 from microprop.features.cnn import ResNetEmbedding, fit_pca
 from microprop.features.grad import GradientNorm, gradient_magnitude
 from microprop.features.mucha import MultiChannel
 from microprop.features.psd import PSDLineFit, PSDStack, radial_psd
+from microprop.registry import FEATURE_SETS
 from microprop.weights import MissingWeightsError, weights_file
 
+
+def _load(path: str):
+    """The class a registry entry names as "module:Class"."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# the stateless feature sets of microprop.registry, and the embedding of cnnpca
 FEATURES = {
-    "grad": GradientNorm,
-    "physfeat1": PSDLineFit,
-    "physfeat2": PSDStack,
-    "mucha": MultiChannel,
-    "cnnembed": ResNetEmbedding,
-}
+    name: _load(feature.transformer)
+    for name, feature in FEATURE_SETS.items()
+    if feature.transformer
+} | {"cnnembed": ResNetEmbedding}
 
 __all__ = [
     "FEATURES",

@@ -28,7 +28,7 @@ multiples of the stride; averaging the sorted code over the image's orbit under 
 the shifts by multiples of ``shift_step`` inside one cell makes it invariant (to float
 round-off) to the group those generate. A regressor with few labels then need not learn
 the symmetries of the periodic square from them (the same argument as the symmetry-aware
-CNNs of :mod:`microprop.models.symmetry`). The code's cells average the image over 16 x 16
+CNNs of :mod:`microprop.symmetry`). The code's cells average the image over 16 x 16
 pixels, so it cannot tell apart fields that differ only by fluctuations finer than a cell
 (CH's noisy first snapshots, whose energy is set by that amplitude); ``stage_means`` adds
 the spatial mean of every encoder stage's activations, pooled over the same orbit: how
@@ -47,9 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from microprop.models.cnn import validation_split
-from microprop.models.symmetry import ORDER, d4, make_periodic, random_symmetry
-from microprop.uncertainty import n_groups
+from microprop.splits import n_groups, validation_split
+from microprop.symmetry import ORDER, d4, make_periodic, random_symmetry
 
 log = logging.getLogger("microprop")
 
@@ -168,11 +167,11 @@ def fit_torch(
     A seeded ``val_fraction`` of the given (training) rows is held out: training stops
     after ``patience`` epochs without a lower validation loss and the best epoch's
     weights are restored. With ``groups`` (a run id per row, two runs or more) the held-out
-    rows are whole runs (:func:`~microprop.models.cnn.validation_split`, the CNNs' rule),
+    rows are whole runs (:func:`~microprop.splits.validation_split`, the CNNs' rule),
     listed in the history's ``val_groups``. Batches and the initial split come from
     ``seed``. ``augment``
     trains on a random D4 transform and periodic shift of every image batch
-    (:func:`~microprop.models.symmetry.random_symmetry`), the targets transformed alike
+    (:func:`~microprop.symmetry.random_symmetry`), the targets transformed alike
     when they are the inputs (an autoencoder); validation sees the images as they are.
 
     >>> net = nn.Linear(1, 1); x = torch.linspace(-1, 1, 64)[:, None]

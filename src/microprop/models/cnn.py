@@ -7,7 +7,7 @@ classification head is replaced by a single linear output. Beyond the paper,
 periodic padding, trained on random D4 transforms and periodic shifts of the images and
 averaged over the 8 D4 transforms at prediction (``symmetric=True``), and ``p4m-cnn`` is
 a p4m group-equivariant network, invariant by construction
-(:mod:`microprop.models.symmetry`).
+(:mod:`microprop.symmetry`).
 
 Inputs and targets
     Images are uint8 (N, H, W) (one grayscale channel) or (N, C, H, W). They are scaled
@@ -93,35 +93,33 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
-from microprop.models.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
-from microprop.uncertainty import held_out_rows, n_groups
+from microprop import registry
+from microprop.registry import TORCHVISION_ARCHS
+from microprop.splits import stream, validation_split
+from microprop.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
 
 FLAG_NOT_LEARNED = "did not learn: budget too small"
-TORCHVISION_ARCHS = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
 P4M_ARCH = "p4m"  # model id "p4m-cnn"
 ARCHITECTURES = (*TORCHVISION_ARCHS, P4M_ARCH)
 MUCHA_ARCH = "resnet34"
 
 
 def parse_model_id(model_id: str) -> tuple[str, bool, bool]:
-    """Architecture, pretrained flag and symmetric flag of a CNN model id.
+    """Architecture, pretrained flag and symmetric flag of a CNN model id (its registry entry).
 
     >>> parse_model_id("resnet18-pretrained"), parse_model_id("efficientnet_b0")
     (('resnet18', True, False), ('efficientnet_b0', False, False))
     >>> parse_model_id("resnet18-sym"), parse_model_id("p4m-cnn")
     (('resnet18', False, True), ('p4m', False, False))
     """
-    arch, _, suffix = model_id.partition("-")
-    ok = suffix == "cnn" if arch == P4M_ARCH else suffix in ("", "pretrained", "sym")
-    if arch not in ARCHITECTURES or not ok:
-        raise ValueError(
-            f"not a CNN model id: {model_id!r} (architectures {TORCHVISION_ARCHS} with"
-            f" optional -pretrained or -sym, or {P4M_ARCH}-cnn)"
-        )
-    return arch, suffix == "pretrained", suffix == "sym"
+    entry = registry.MODELS.get(model_id)
+    if entry is None or entry.kind != "cnn":
+        cnns = ", ".join(registry.model_ids("cnn"))
+        raise ValueError(f"not a CNN model id: {model_id!r} (the CNN ids: {cnns})")
+    return entry.arch, entry.pretrained, entry.sym
 
 
 def build_network(
@@ -223,7 +221,7 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
 
     ``"kolmogorov"``: the exact symmetries of Kolmogorov flow with forcing wavenumber
     ``spec["k"]`` (:func:`microprop.cfd.random_symmetry`). ``"square"``: the square's
-    group D4 and every periodic shift (:func:`microprop.models.symmetry.random_symmetry`,
+    group D4 and every periodic shift (:func:`microprop.symmetry.random_symmetry`,
     the training transforms of resnet18-sym), under which the Ising and Cahn-Hilliard
     labels do not change. Channel 0 is transformed; with ``spec["channels"]`` (the options
     of MuCha's :class:`~microprop.features.mucha.MultiChannel`) the FFT and wavelet
@@ -244,34 +242,6 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
     else:
         out = np.repeat(image[:, None], xb.shape[1], axis=1)
     return torch.from_numpy(out).to(xb.device)
-
-
-def validation_split(n: int, fraction: float, gen: torch.Generator, groups=None):
-    """Validation and fitting rows (each sorted) of ``n`` training images.
-
-    Without ``groups``: a random ``fraction`` of the rows (the paper's 20%). With
-    ``groups`` of two or more values: whole groups, ``round(fraction x groups)`` of them
-    (at least one, at most all but one), drawn at random. Snapshots of one CH run are
-    near-copies of their neighbours in time, so a random validation part scores the
-    network on images it has all but seen, while the test split is whole held-out runs.
-    ``fraction`` 0 gives no validation rows.
-
-    >>> gen = torch.Generator().manual_seed(0)
-    >>> val, fit = validation_split(8, 0.25, gen, groups=[0, 0, 1, 1, 2, 2, 3, 3])
-    >>> len(val), len(fit), len(set(np.array([0, 0, 1, 1, 2, 2, 3, 3])[val]))
-    (2, 6, 1)
-    """
-    if groups is not None and len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} labels for {n} images")
-    k = n_groups(groups)  # the rule of the leave-runs-out folds: None or one group is none
-    if not k:
-        perm = torch.randperm(n, generator=gen).numpy()  # drawn even without validation
-        n_val = min(int(round(fraction * n)), n - 1) if fraction > 0 else 0
-        return np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    if fraction <= 0:
-        return np.arange(0), np.arange(n)
-    is_val = held_out_rows(groups, fraction, torch.randperm(k, generator=gen).numpy())
-    return np.flatnonzero(is_val), np.flatnonzero(~is_val)
 
 
 def _as_nchw(X) -> np.ndarray:
@@ -421,7 +391,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         check_augment(self.augment)
         device = self._setup_torch()
         gen = torch.Generator().manual_seed(self.seed)
-        self._augment_rng = np.random.default_rng([self.seed, 1])
+        self._augment_rng = stream("augmentation", self.seed)
         val_fraction = self.val_fraction if self.protocol == "paper" else 0.0
         val_idx, fit_idx = validation_split(len(y), val_fraction, gen, groups)
         self.val_groups_ = [] if groups is None else np.unique(np.asarray(groups)[val_idx]).tolist()

@@ -25,38 +25,29 @@ from pathlib import Path
 
 import numpy as np
 
-from microprop.models.cnn import ARCHITECTURES, CNNRegressor
+from microprop import registry
+from microprop.models.cnn import CNNRegressor
 from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
 from microprop.uncertainty import Conformal
 
 log = logging.getLogger("microprop")
 IMAGE_SHAPE = (64, 64)
-MUCHA_ID = "mucha-resnet34"
+MUCHA_ID = registry.model_ids("mucha")[0]  # the one MuCha model
 
 
 def model_kind(model_id: str) -> str:
-    """'pcr', 'svr', 'cnn' or 'mucha' for a model id of DESIGN.md.
+    """'pcr', 'svr', 'cnn' or 'mucha' for a model id (:data:`microprop.registry.MODELS`).
 
     >>> [model_kind(m) for m in ("grad-pcr", "cnnpca-svr", "resnet18-pretrained", MUCHA_ID)]
     ['pcr', 'svr', 'cnn', 'mucha']
     """
-    if model_id == MUCHA_ID:
-        return "mucha"
-    if model_id.split("-")[0] in ARCHITECTURES:
-        return "cnn"
-    suffix = model_id.rsplit("-", 1)[-1]
-    if suffix in ("pcr", "svr"):
-        return suffix
-    raise ValueError(f"unknown model id {model_id!r}")
+    return registry.model(model_id).kind
 
 
 def feature_name(model_id: str) -> str | None:
     """The feature set a model reads: 'physfeat2-svr' -> 'physfeat2'; CNNs read images."""
-    kind = model_kind(model_id)
-    if kind == "cnn":
-        return None
-    return "mucha" if kind == "mucha" else model_id.split("-")[0]
+    return registry.model(model_id).feature
 
 
 def feature_record(

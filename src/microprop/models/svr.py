@@ -29,7 +29,7 @@ Hyperparameters, chosen on the training data only:
 Both leave whole groups out of each CV fold when given one label per sample
 (``groups``; the workflow passes CH's run, ``models.svr.cv_by_run``): the CV then scores
 what the test split scores, a fit on other runs (the folds are
-:func:`microprop.uncertainty.fold_pairs`, which the conformal calibration uses too).
+:func:`microprop.splits.fold_pairs`, which the conformal calibration uses too).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from microprop.uncertainty import fold_pairs, n_groups
+from microprop.splits import fold_pairs, n_groups, subsample
 
 log = logging.getLogger("microprop")
 
@@ -214,18 +214,6 @@ class SVRegressor(RegressorMixin, BaseEstimator):
         return model
 
 
-def _subsample(X, y, max_samples: int, seed: int, groups=None):
-    """A seeded random subset of ``max_samples`` rows (all rows when fewer or 0).
-
-    Returns the rows of ``X``, ``y`` and ``groups`` (None stays None).
-    """
-    groups = None if groups is None else np.asarray(groups)
-    if max_samples and len(y) > max_samples:
-        keep = np.sort(np.random.default_rng([seed, 2]).permutation(len(y))[:max_samples])
-        return X[keep], y[keep], None if groups is None else groups[keep]
-    return X, y, groups
-
-
 def _cv_scores(estimator, X, y, folds, n_jobs: int) -> tuple[float, float, int]:
     """Mean and spread of the k-fold CV RMSE, and how many fold fits hit ``max_iter``.
 
@@ -267,7 +255,7 @@ def grid_svr(
     ``grid`` has lists ``C``, ``epsilon`` and ``gamma``; with ``relative`` C and epsilon
     are multiples of the standard deviation of ``y`` (all training labels given, before
     any ``max_samples`` subset). ``groups`` (one label per sample, e.g. CH's run) makes
-    the folds leave whole groups out (:func:`microprop.uncertainty.fold_pairs`). ``fixed``
+    the folds leave whole groups out (:func:`microprop.splits.fold_pairs`). ``fixed``
     are further :class:`SVRegressor` options (``standardize``, ``n_components``).
     Standardized inputs make gamma 'scale' and 'auto' the same number (1/n_features), so
     'auto' is then tried only if it differs.
@@ -282,7 +270,7 @@ def grid_svr(
     y = np.asarray(y, dtype=np.float64)
     label_std = float(y.std()) if relative else 1.0
     label_std = label_std if label_std > 0 else 1.0
-    Xs, ys, gs = _subsample(X, y, max_samples, seed, groups)
+    Xs, ys, gs = subsample(X, y, max_samples, seed, groups)
     folds = fold_pairs(len(ys), cv_folds, seed, gs)
     gammas = list(dict.fromkeys(grid["gamma"]))
     if fixed.get("standardize", True) and not fixed.get("n_components"):
@@ -359,7 +347,7 @@ def tune_svr(
 
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     y = np.asarray(y, dtype=np.float64)
-    X, y, groups = _subsample(X, y, max_samples, seed, groups)
+    X, y, groups = subsample(X, y, max_samples, seed, groups)
     folds = fold_pairs(len(y), cv_folds, seed, groups)
     trials = []
 
@@ -411,3 +399,71 @@ def tune_svr(
         "trials": trials,
     }
     return best, info
+
+
+def choose_hyperparameters(
+    method: str,
+    X,
+    y,
+    fixed: dict,
+    search: dict,
+    seed: int = 0,
+    n_jobs: int = 1,
+    groups=None,
+    **model_options,
+) -> tuple[dict, dict | None, str]:
+    """C, gamma, epsilon of an SVR by ``method``: "tpe" (:func:`tune_svr`), "grid"
+    (:func:`grid_svr`) or "fixed" (the ``fixed`` values), on the training data ``X, y``.
+
+    ``search`` holds the options of both searches (microprop.options.svr_search_options:
+    n_trials, n_startup_trials, cv_folds, C_range, gammas, epsilon_range, max_samples,
+    max_iter, grid, relative, grid_max_samples). A training set too small for k-fold CV
+    falls back to the fixed values. Returns the chosen values, the search record (None
+    without a search) and the method actually used; the rule train_svr calls it, so the
+    dispatch is tested here rather than in a script.
+    """
+    if method != "fixed" and len(y) < 2 * search["cv_folds"]:
+        log.warning(
+            "%d training samples: too few for %d-fold CV, fixed values",
+            len(y),
+            search["cv_folds"],
+        )
+        method = "fixed"
+    if method == "fixed":
+        return dict(fixed), None, method
+    if method not in ("tpe", "grid"):
+        raise ValueError(f"unknown method {method!r} (tpe, grid or fixed)")
+    if method == "tpe":
+        what = f"TPE search: {search['n_trials']} trials"
+        what += f" ({search['n_startup_trials']} random start-up)"
+        cap = search["max_samples"]
+    else:
+        what = f"grid CV: {search['grid']} (x std of the labels: {search['relative']})"
+        cap = search["grid_max_samples"]
+    log.info(
+        "%s, %d-fold CV%s, on up to %d of %d samples",
+        what,
+        search["cv_folds"],
+        " leaving runs out" if groups is not None else "",
+        cap or len(y),
+        len(y),
+    )
+    # the options both searches take alike
+    shared = dict(seed=seed, cv_folds=search["cv_folds"], max_samples=cap, n_jobs=n_jobs)
+    shared |= dict(groups=groups, **model_options)
+    if method == "tpe":
+        hyper, record = tune_svr(
+            X,
+            y,
+            n_trials=search["n_trials"],
+            C_range=search["C_range"],
+            gammas=search["gammas"],
+            epsilon_range=search["epsilon_range"],
+            max_iter=search["max_iter"],
+            n_startup_trials=search["n_startup_trials"],
+            **shared,
+        )
+    else:
+        hyper, record = grid_svr(X, y, search["grid"], relative=search["relative"], **shared)
+    log.info("%s chose %s (CV RMSE %.4g)", record["method"], hyper, record["best_cv_rmse"])
+    return hyper, record, method
