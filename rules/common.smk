@@ -14,7 +14,7 @@ check_config(config)  # relations between keys that the schema cannot express
 
 DATASETS = ["ising", "ch", "cfd"]
 MODEL_IDS = config["models"]["ids"]
-FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent"]
+FEATURES = ["grad", "physfeat1", "physfeat2", "cnnpca", "mucha", "latent", "twopoint"]
 # minutes one CH run asks for on a cluster (resources scale with the retry attempt)
 CH_RUN_MINUTES = ch_run_minutes(
     config["ch"]["n_cells"], config["ch"]["part1_steps"], config["ch"]["part2_steps"]
@@ -265,6 +265,7 @@ def model_metrics(dataset, models=None, frac="1.0", seed=0):
 def feature_options(wildcards):
     """Keyword arguments of a stateless feature's transformer (microprop.features)."""
     psd, mucha = config["features"]["psd"], config["features"]["mucha"]
+    twopoint = config["features"]["twopoint"]
     return {
         "grad": {},
         "physfeat1": {"n_bins": psd["n_bins"], "floor": psd["floor"]},
@@ -273,6 +274,10 @@ def feature_options(wildcards):
             "spectrum": psd["physfeat2_spectrum"][wildcards.dataset],
         },
         "mucha": {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]},
+        "twopoint": {
+            "cutoff": twopoint["cutoff"][wildcards.dataset],
+            "field": twopoint["field"][wildcards.dataset],
+        },
     }[wildcards.feature]
 
 
@@ -305,11 +310,18 @@ def svr_hyperparameters(wildcards):
     return SVR_CONFIG["hyperparameters"][wildcards.dataset]
 
 
+# feature sets whose SVR fits a PCA on its training images and feeds the components
+# unscaled: cnnpca (the paper), twopoint (beyond the paper, as in PyMKS)
+PCA_SVR_FEATURES = ("cnnpca", "twopoint")
+
+
 def svr_model_options(wildcards):
-    """SVRegressor options: cnnpca-svr fits its PCA and feeds the components unscaled."""
+    """SVRegressor options: cnnpca- and twopoint-svr fit their PCA (features.<feature>.
+    n_components) and feed the components unscaled."""
     options = {"cache_size": SVR_CONFIG["cache_size"]}
-    if feature_of(wildcards.model) == "cnnpca":
-        n = config["features"]["cnnpca"]["n_components"][wildcards.dataset]
+    feature = feature_of(wildcards.model)
+    if feature in PCA_SVR_FEATURES:
+        n = config["features"][feature]["n_components"][wildcards.dataset]
         return {**options, "standardize": False, "n_components": n}
     return {**options, "standardize": True, "n_components": 0}
 

@@ -51,7 +51,7 @@ rule train_svr:
     benchmark:
         benchpath("train_svr", "dataset", "model", "frac", "seed")
     wildcard_constraints:
-        model="(grad|physfeat1|physfeat2|cnnpca|latent)-svr",
+        model="(grad|physfeat1|physfeat2|cnnpca|latent|twopoint)-svr",
     conda:
         "../envs/microprop.yaml"
     threads: timed_threads

@@ -75,6 +75,7 @@ SHIPPED = [
         "config/paper_ising_features.yaml",
         "config/paper_ising_physfeat2_search.yaml",
     ),
+    ("config/paper.yaml", "config/paper_ising_twopoint.yaml"),
     ("tests/config/smoke.yaml",),
 ]
 
