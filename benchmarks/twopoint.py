@@ -4,7 +4,7 @@
         [--cutoff 16] [--field spin] [--components 20] [--jobs 1 2] [--repeats 3]
 
 Times :class:`microprop.features.TwoPointStats` (uint8 images -> local state -> periodic
-autocorrelation by scipy.fft in batches of 1,024 -> lags up to ``--cutoff``) on
+autocorrelation by scipy.fft in batches of 128 -> lags up to ``--cutoff``) on
 ``--images`` images of ``--data`` (tiled up to that count; without a file, random
 binary images of the same size, which cost the same: the FFT does not look at the
 values), once per thread count in ``--jobs``, best of ``--repeats``; then the PCA that
