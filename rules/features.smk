@@ -1,6 +1,7 @@
 # Feature sets (paper, sections 3.1 and 3.2.4): one file per dataset and feature,
 # results/features/{dataset}/{feature}.h5, aligned with the dataset's rows and carrying
-# its split. grad, physfeat1, physfeat2 and mucha are stateless image transforms (rule
+# its split. grad, physfeat1, physfeat2, mucha and twopoint (beyond the paper: two-point
+# autocorrelations, whose PCA twopoint-svr fits) are stateless image transforms (rule
 # features); cnnpca is the ResNet18 embedding (rule cnn_embedding, GPU, also read by the
 # PCA study) followed by a PCA fitted on the training split (rule features_cnnpca).
 

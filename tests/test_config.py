@@ -76,6 +76,12 @@ SHIPPED = [
         "config/paper_ising_features.yaml",
         "config/paper_ising_physfeat2_search.yaml",
     ),
+    ("config/paper.yaml", "config/paper_ising_twopoint.yaml"),
+    (
+        "config/paper.yaml",
+        "config/paper_ising_twopoint.yaml",
+        "config/paper_ising_twopoint_fast.yaml",
+    ),
     ("tests/config/smoke.yaml",),
 ]
 

@@ -23,6 +23,8 @@ from microprop.features import (
     PSDLineFit,
     PSDStack,
     ResNetEmbedding,
+    TwoPointStats,
+    autocorrelation,
     fit_pca,
     radial_psd,
     weights_file,
@@ -192,7 +194,7 @@ def test_physfeat2_layout_on_random_images(images):
     )
 
 
-@pytest.mark.parametrize("feature", ["grad", "physfeat1", "physfeat2", "mucha"])
+@pytest.mark.parametrize("feature", ["grad", "physfeat1", "physfeat2", "mucha", "twopoint"])
 def test_threaded_chunks_give_the_same_features(images, feature):
     many = np.resize(images, (1100, N, N))  # more than one chunk of 1024
     one = FEATURES[feature](n_jobs=1).fit_transform(many)
@@ -215,7 +217,7 @@ API_CHECKS = (
     check_mixin_order,
     check_do_not_raise_errors_in_init_or_set_params,
 )
-TRANSFORMERS = (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding)
+TRANSFORMERS = (GradientNorm, PSDLineFit, PSDStack, MultiChannel, TwoPointStats, ResNetEmbedding)
 
 
 @pytest.mark.parametrize("cls", TRANSFORMERS, ids=lambda c: c.__name__)
@@ -233,6 +235,8 @@ PARAMETER_EFFECTS = [
     (PSDStack, {}, {"spectrum": "full"}),
     (MultiChannel, {}, {"wavelet": "haar"}),
     (MultiChannel, {}, {"rescale_image": True}),
+    (TwoPointStats, {}, {"cutoff": 2}),
+    (TwoPointStats, {}, {"field": "state"}),
     (ResNetEmbedding, {"weights": "random"}, {"seed": 1}),
     (ResNetEmbedding, {"weights": "random"}, {"image_size": 32}),
 ]
@@ -253,6 +257,13 @@ def test_a_non_default_parameter_changes_the_output(cls, base, change):
     # n_jobs changes only the speed
     if "n_jobs" in cls().get_params():
         np.testing.assert_array_equal(cls(**base, n_jobs=2).fit_transform(images), default)
+
+
+def test_transformers_follow_sklearn_conventions():
+    for cls in (GradientNorm, PSDLineFit, PSDStack, MultiChannel, ResNetEmbedding, TwoPointStats):
+        est = cls()
+        assert clone(est).get_params() == est.get_params()
+    assert PSDLineFit(n_bins=16).fit_transform(np.zeros((1, N, N))).shape == (1, 2)
 
 
 # --- CNN-PCA ----------------------------------------------------------------------------
@@ -367,3 +378,107 @@ def test_mucha_wavelet_channel_of_stripes_is_zero_not_amplified_round_off():
 def test_mucha_rejects_unknown_wavelet():
     with pytest.raises(ValueError, match="wavelet"):
         MultiChannel(wavelet="sym99").fit_transform(np.zeros((1, N, N), np.uint8))
+
+
+# --- twopoint: periodic two-point autocorrelation (beyond the paper, issue 45) ----------
+
+
+def direct_autocorrelation(u, cutoff):
+    """f(ry, rx) = mean over x of u(x) u(x + r), periodic, by the direct sum (float64)."""
+    u = np.asarray(u, dtype=np.float64)
+    lags = range(-cutoff, cutoff + 1)
+    return np.array(
+        [[(u * np.roll(u, (-ry, -rx), axis=(0, 1))).mean() for rx in lags] for ry in lags]
+    )
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (6, 10), (64, 64)])
+@pytest.mark.parametrize("cutoff", [0, 1, 2])
+def test_twopoint_equals_the_direct_sum(shape, cutoff):
+    rng = np.random.default_rng(3)
+    u = rng.normal(0.7, 1.0, (3, *shape))  # a mean on top: the m^2 added back is tested
+    got = autocorrelation(u, cutoff)
+    assert got.shape == (3, 2 * cutoff + 1, 2 * cutoff + 1) and got.dtype == np.float32
+    for g, field in zip(got, u, strict=True):
+        np.testing.assert_allclose(g, direct_autocorrelation(field, cutoff), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("field", "scale", "offset"), [("spin", 127.5, 1.0), ("state", 255, 0.0),
+                                                        ("vorticity", 127.5, 1.0)])  # fmt: skip
+def test_twopoint_transformer_correlates_the_local_state(field, scale, offset):
+    images = np.random.default_rng(4).integers(0, 256, (4, 16, 12), dtype=np.uint8)
+    got = TwoPointStats(cutoff=5, field=field).fit_transform(images)
+    for g, x in zip(got, images, strict=True):
+        want = direct_autocorrelation(x / scale - offset, 5)
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5)
+
+
+def test_twopoint_checkerboard():
+    spins = (np.indices((N, N)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    got = TwoPointStats(cutoff=16).fit_transform(spins[None])[0]
+    ry, rx = np.mgrid[-16:17, -16:17]
+    np.testing.assert_allclose(got, (-1.0) ** (ry + rx), atol=1e-6)
+
+
+@pytest.mark.parametrize("width", [1, 4, 8])
+def test_twopoint_stripes_give_a_triangle_wave_along_the_stripes_normal(width):
+    period = 2 * width
+    stripes = np.where(XX % period < width, 255, 0).astype(np.uint8)  # vertical stripes
+    got = TwoPointStats(cutoff=16).fit_transform(np.stack([stripes, stripes.T]))
+    rx = np.arange(-16, 17)
+    d = np.minimum(rx % period, -rx % period)  # distance to the nearest multiple of the period
+    triangle = 1.0 - 4.0 * d / period  # autocorrelation of a +-1 square wave
+    np.testing.assert_allclose(got[0], np.broadcast_to(triangle, (33, 33)), atol=1e-6)
+    np.testing.assert_allclose(got[1], got[0].T, atol=1e-6)  # horizontal stripes: along ry
+
+
+def test_twopoint_random_fields():
+    rng = np.random.default_rng(5)
+    spins = rng.choice(np.array([0, 255], np.uint8), (50, N, N))  # infinite temperature
+    f = TwoPointStats(cutoff=8).fit_transform(spins)
+    np.testing.assert_allclose(f[:, 8, 8], 1.0, rtol=1e-6)  # s^2 = 1
+    off = np.delete(f.reshape(50, -1), 8 * 17 + 8, axis=1)
+    assert np.abs(off.mean()) < 0.005 and 0.5 / N < off.std() < 2.0 / N  # ~ N(0, 1/N^2)
+    # a two-phase state field of volume fraction p: f(0) = p, f(r != 0) -> p^2
+    phase = (rng.random((50, N, N)) < 0.3).astype(np.uint8) * 255
+    f = TwoPointStats(cutoff=8, field="state").fit_transform(phase)
+    p = phase.mean(axis=(1, 2)) / 255
+    np.testing.assert_allclose(f[:, 8, 8], p, rtol=1e-5)
+    off = np.delete(f.reshape(50, -1), 8 * 17 + 8, axis=1)
+    np.testing.assert_allclose(off.mean(axis=1), p**2, atol=0.003)
+
+
+def test_twopoint_symmetries(images):
+    f = TwoPointStats(cutoff=10)
+    before = f.fit_transform(images)
+    np.testing.assert_allclose(before, before[:, ::-1, ::-1], atol=1e-6)  # f(r) = f(-r)
+    moved = np.roll(images, (17, -5), axis=(1, 2))
+    np.testing.assert_allclose(f.fit_transform(moved), before, atol=1e-5)  # translations
+    # a transpose or a 90-degree rotation of the image moves the lags the same way
+    np.testing.assert_allclose(
+        f.fit_transform(np.ascontiguousarray(images.transpose(0, 2, 1))),
+        before.transpose(0, 2, 1),
+        atol=1e-5,
+    )
+    rotated = np.ascontiguousarray(np.rot90(images, 1, axes=(1, 2)))
+    np.testing.assert_allclose(
+        f.fit_transform(rotated), np.rot90(before, 1, axes=(1, 2)), atol=1e-5
+    )
+    assert not np.allclose(before[0], before[-1])  # the features do tell images apart
+
+
+def test_twopoint_float32_keeps_a_dominant_mean_precise():
+    rng = np.random.default_rng(6)
+    u = (rng.integers(250, 256, (8, N, N)) / 255).astype(np.float32)  # a state near 1
+    got = autocorrelation(u, 3)
+    for g, field in zip(got, u, strict=True):
+        want = direct_autocorrelation(field, 3)  # float64 sums of the same float32 values
+        # the fluctuations (~1e-4 of the mean's square ~0.98) come out to about the float32
+        # spacing at 0.98 (6e-8; measured 5.5e-8), an FFT of the field with its mean: 2.4e-7
+        np.testing.assert_allclose(g, want, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs", [{"cutoff": 32}, {"cutoff": -1}, {"field": "magnetization"}])
+def test_twopoint_refuses_bad_options(kwargs):
+    with pytest.raises(ValueError, match="cutoff|field"):
+        TwoPointStats(**kwargs).fit_transform(np.zeros((1, N, N), np.uint8))

@@ -48,6 +48,9 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     elif feature == "physfeat2-full":  # a feature option the model must replay
         options = {"spectrum": "full"}
         features = FEATURES["physfeat2"](**options).fit_transform(ds.images)
+    elif feature == "twopoint":  # options other than the defaults, replayed from the record
+        options = {"cutoff": 5, "field": "state"}
+        features = FEATURES["twopoint"](**options).fit_transform(ds.images)
     elif feature:
         features = FEATURES[feature]().fit_transform(ds.images)
     if feature:
@@ -88,6 +91,11 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
             "cnnpca",
         ),
         ("latent-svr", lambda: SVRegressor(C=100.0, epsilon=0.1), "latent"),
+        (
+            "twopoint-svr",
+            lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
+            "twopoint",
+        ),
         ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
         (
             "mucha-resnet34",

@@ -85,10 +85,12 @@ def svr_hyperparameters(config: Mapping, model_id: str, dataset: str) -> dict:
 
 
 def svr_model_options(config: Mapping, model_id: str, dataset: str) -> dict:
-    """SVRegressor options: cnnpca-svr fits its PCA and feeds the components unscaled."""
+    """SVRegressor options: cnnpca- and twopoint-svr fit their PCA
+    (:attr:`microprop.registry.FeatureSet.model_pca`) and feed the components unscaled."""
     options = {"cache_size": config["models"]["svr"]["cache_size"]}
-    if registry.model(model_id).feature == "cnnpca":
-        n = config["features"]["cnnpca"]["n_components"][dataset]
+    feature = registry.model(model_id).feature
+    if registry.FEATURE_SETS[feature].model_pca:
+        n = config["features"][feature]["n_components"][dataset]
         return {**options, "standardize": False, "n_components": n}
     return {**options, "standardize": True, "n_components": 0}
 

@@ -27,7 +27,8 @@ class FeatureSet:
     names its class as "module:Class", ``options`` turns the ``features`` config section
     and a dataset into the class's keyword arguments), else the rule of its own.
     ``model_input`` is the file under results/features/{dataset}/ a model of this feature
-    set reads (cnnpca-svr reads the embedding and fits its PCA inside the model).
+    set reads (cnnpca-svr reads the embedding). ``model_pca``: its SVR fits a PCA on its own
+    training images (``features.<name>.n_components``) and feeds the components unscaled.
     """
 
     name: str
@@ -35,6 +36,7 @@ class FeatureSet:
     transformer: str | None = None
     options: Callable[[Mapping, str], dict] = field(default=lambda features, dataset: {})
     model_input: str | None = None
+    model_pca: bool = False
 
     @property
     def input_file(self) -> str:
@@ -57,6 +59,11 @@ def _mucha_options(features: Mapping, dataset: str) -> dict:
     return {"wavelet": mucha["wavelet"], "rescale_image": mucha["rescale_image"]}
 
 
+def _twopoint_options(features: Mapping, dataset: str) -> dict:
+    twopoint = features["twopoint"]
+    return {"cutoff": twopoint["cutoff"][dataset], "field": twopoint["field"][dataset]}
+
+
 FEATURE_SETS = {
     f.name: f
     for f in (
@@ -71,11 +78,17 @@ FEATURE_SETS = {
             transformer="microprop.features.psd:PSDStack",
             options=_physfeat2_options,
         ),
-        FeatureSet("cnnpca", rule="features_cnnpca", model_input="cnnembed"),
+        FeatureSet("cnnpca", rule="features_cnnpca", model_input="cnnembed", model_pca=True),
         FeatureSet(
             "mucha", transformer="microprop.features.mucha:MultiChannel", options=_mucha_options
         ),
         FeatureSet("latent", rule="autoencoder"),
+        FeatureSet(
+            "twopoint",
+            transformer="microprop.features.twopoint:TwoPointStats",
+            options=_twopoint_options,
+            model_pca=True,
+        ),
     )
 }
 
@@ -138,6 +151,7 @@ MODELS = {
         Model("resnet18-sym", "cnn", arch="resnet18", sym=True, beyond_paper=True),
         Model("p4m-cnn", "cnn", arch="p4m", beyond_paper=True),
         Model("latent-svr", "svr", feature="latent", search="grid", beyond_paper=True),
+        Model("twopoint-svr", "svr", feature="twopoint", search="grid", beyond_paper=True),
     )
 }
 

@@ -70,7 +70,8 @@ TABLE2_NOTE = (
     "beyond the paper's protocol). "
     "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
     "‡ marks models beyond the paper (symmetry-aware CNNs, the SVR on autoencoder "
-    "features latent-svr; see docs/symmetry.md and docs/latent.md)."
+    "features latent-svr, the SVR on two-point statistics twopoint-svr; see docs/symmetry.md, "
+    "docs/latent.md and docs/twopoint.md)."
 )
 
 METRIC_COLUMNS = [

@@ -1,4 +1,5 @@
-"""Rule features: compute one stateless feature set (grad, physfeat1, physfeat2, mucha)."""
+"""Rule features: compute one stateless feature set (grad, physfeat1, physfeat2, mucha,
+twopoint)."""
 
 import time
 

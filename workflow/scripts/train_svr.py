@@ -3,7 +3,8 @@
 Hyperparameters (``params.method``): "tpe" (physfeat2-svr, TPE search over Table B.3's
 space), "grid" (k-fold CV over a small grid) or "fixed" (config values), always on the
 training subset only. cnnpca-svr reads the ResNet18 embedding and fits its PCA inside
-the model, on the same training subset. Every search point goes to ``trials.csv``.
+the model, on the same training subset; so does twopoint-svr on the two-point
+autocorrelations. Every search point goes to ``trials.csv``.
 Conformal prediction intervals: ``params.calibration`` (microprop.uncertainty).
 """
 
@@ -12,7 +13,7 @@ import pandas as pd
 from microprop.io import atomic_path, load_features, run_steps
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
-from microprop.models.run import feature_record, write_model_outputs
+from microprop.models.run import feature_name, feature_record, write_model_outputs
 from microprop.models.svr import choose_hyperparameters
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -61,19 +62,18 @@ metrics["threads"] = {"search_n_jobs": int(sm.resources.search_threads), "svr_fi
 with atomic_path(sm.output.trials) as tmp:
     pd.DataFrame(trials or [{**hyper, "cv_rmse": float("nan")}]).to_csv(tmp, index=False)
 
-embed_attrs = features.attrs if options.get("n_components") else None
+n_components = model.hyperparameters()["n_components"]
+if feature_name(w.model) == "cnnpca":  # the record names the embedding that made the inputs
+    record = feature_record(
+        w.model, {"n_components": n_components}, features.attrs, seed=p.feature_seed
+    )
+else:  # the feature file's transformer options (twopoint: and the model's own PCA)
+    record = feature_record(w.model, features.attrs, seed=p.feature_seed, n_components=n_components)
 metrics.update(
     model=w.model,
     dataset=w.dataset,
     hyperparameters={**model.hyperparameters(), "method": method},
-    features=feature_record(
-        w.model,
-        {"n_components": model.hyperparameters()["n_components"]}
-        if embed_attrs
-        else features.attrs,
-        embed_attrs,
-        seed=p.feature_seed,
-    ),
+    features=record,
 )
 log.info(
     "%s on %s: RMSE %.4g, R2 %.4f, %d support vectors of %d; %.0f%% intervals: coverage %.3f,"

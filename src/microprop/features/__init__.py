@@ -5,7 +5,9 @@ Each feature set maps a stack of uint8 images (N, H, W) to an array (N, ...).
 :data:`microprop.registry.FEATURE_SETS` names; the stateless ones are computed by the rule
 ``features``. "cnnpca" is two steps, the ResNet18 embedding (:class:`ResNetEmbedding`,
 rule ``cnn_embedding``, GPU) and a PCA fitted on the training split (:func:`fit_pca`, rule
-``features_cnnpca``).
+``features_cnnpca``). "twopoint" (beyond the paper) is the periodic two-point
+autocorrelation (:class:`TwoPointStats`); its PCA is fitted inside the model on the
+model's training images (``twopoint-svr``).
 """
 
 import importlib
@@ -14,6 +16,7 @@ from microprop.features.cnn import ResNetEmbedding, fit_pca
 from microprop.features.grad import GradientNorm, gradient_magnitude
 from microprop.features.mucha import MultiChannel
 from microprop.features.psd import PSDLineFit, PSDStack, radial_psd
+from microprop.features.twopoint import TwoPointStats, autocorrelation, local_state
 from microprop.registry import FEATURE_SETS
 from microprop.weights import MissingWeightsError, weights_file
 
@@ -39,8 +42,11 @@ __all__ = [
     "PSDLineFit",
     "PSDStack",
     "ResNetEmbedding",
+    "TwoPointStats",
+    "autocorrelation",
     "fit_pca",
     "gradient_magnitude",
+    "local_state",
     "radial_psd",
     "weights_file",
 ]

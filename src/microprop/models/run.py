@@ -5,8 +5,9 @@
 ``model.pt`` (CNNs: a state_dict read with ``torch.load(weights_only=True)``), and
 ``conformal.npz``: the calibration sets of its prediction intervals
 (:class:`microprop.uncertainty.Conformal`, plain arrays).
-cnnpca-svr fits its PCA inside the SVR (``input_pca_*`` arrays of ``model.npz``, see
-:class:`microprop.models.svr.SVRegressor`); older files kept it as ``pca_*``.
+cnnpca-svr and twopoint-svr fit their PCA inside the SVR (``input_pca_*`` arrays of
+``model.npz``, see :class:`microprop.models.svr.SVRegressor`); older cnnpca files kept it as
+``pca_*``.
 
 ``metrics.json`` carries, besides the scores, ``model``, ``dataset`` and a ``features``
 record (feature name and the transformer options read from the feature file), so a
@@ -51,14 +52,28 @@ def feature_name(model_id: str) -> str | None:
 
 
 def feature_record(
-    model_id: str, feature_attrs: dict | None, embed_attrs: dict | None = None, seed: int = 0
+    model_id: str,
+    feature_attrs: dict | None,
+    embed_attrs: dict | None = None,
+    seed: int = 0,
+    n_components: int = 0,
 ):
-    """The ``features`` record of metrics.json: name and transformer options."""
+    """The ``features`` record of metrics.json: name and transformer options.
+
+    ``n_components``: the PCA the model fitted inside itself on the feature file's values
+    (twopoint-svr), recorded beside the options the features are recomputed with.
+
+    >>> feature_record("twopoint-svr", {"options": {"cutoff": 8, "field": "spin"}},
+    ...                n_components=20)
+    {'name': 'twopoint', 'options': {'cutoff': 8, 'field': 'spin'}, 'n_components': 20}
+    """
     name = feature_name(model_id)
     if name is None:
         return {"name": None, "options": {}}
     attrs = feature_attrs or {}
     record = {"name": name, "options": dict(attrs.get("options") or {})}
+    if n_components:
+        record["n_components"] = int(n_components)
     if name == "cnnpca":
         embed = embed_attrs or {}
         record["options"] = {

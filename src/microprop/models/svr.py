@@ -2,7 +2,7 @@
 
 :class:`SVRegressor` is scikit-learn's epsilon-SVR with an RBF kernel. Its inputs are
 optionally projected on their first ``n_components`` principal components (a PCA fitted
-in :meth:`fit`, so on the training data only: cnnpca-svr) and optionally standardized
+in :meth:`fit`, so on the training data only: cnnpca-svr, twopoint-svr) and optionally standardized
 (grad, physfeat1, physfeat2; ``standardize=False`` feeds the inputs as they are, as the
 paper does with the principal components). The targets keep their units, so ``epsilon``
 is in property units as in the paper's Table B.3. After fitting, prediction is computed
@@ -16,8 +16,9 @@ so a loaded model predicts bit-for-bit like the fitted one.
 
 Hyperparameters, chosen on the training data only:
 
-- :func:`grid_svr` (grad-, physfeat1-, cnnpca-svr): k-fold cross-validation over a small
-  grid of C, epsilon and gamma in {scale, auto}, the paper's "3-5 values per model".
+- :func:`grid_svr` (grad-, physfeat1-, cnnpca-svr; beyond the paper latent-, twopoint-svr):
+  k-fold cross-validation over a small grid of C, epsilon and gamma in {scale, auto}, the
+  paper's "3-5 values per model".
   C and epsilon are given relative to the standard deviation of the training labels: an
   epsilon-SVR is equivariant under y -> s y with C -> s C, epsilon -> s epsilon, so one
   relative grid fits the Ising (0..255) and the CH (pJ/um) label scales alike.
