@@ -34,7 +34,7 @@ different inputs, as in PyMKS).
 
 This is the image's power spectrum in real space: physfeat2's radial PSD is the
 rotational average of fft2(f) over rings, so the two feature sets carry the same
-second-order information in different bases (README, docs/twopoint.md).
+second-order information in different bases (docs/twopoint.md).
 """
 
 from __future__ import annotations
