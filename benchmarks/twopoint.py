@@ -19,25 +19,13 @@ seconds beside them less so. Ends with one JSON line.
 import argparse
 import json
 import os
-import time
 
 import numpy as np
+from features import best_time  # benchmarks/features.py, beside this script
 
 from microprop.features import TwoPointStats
 
 PYMKS_SECONDS = 57.0  # issue 45: PyMKS 0.4.1, 2-point statistics of 50,000 images
-
-
-def best_time(fn, repeats: int) -> tuple[float, float]:
-    """Best wall-clock seconds of ``repeats`` runs and the CPU seconds of that run."""
-    best, cpu = float("inf"), float("inf")
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = time.perf_counter() - t0
-        if wall < best:
-            best, cpu = wall, time.process_time() - c0
-    return best, cpu
 
 
 def main() -> None:

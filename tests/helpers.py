@@ -15,8 +15,9 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SMOKE = "tests/config/smoke.yaml"
 
 
-def copy_workflow(dest: Path) -> Path:
-    """Copy the repository's files (tracked or not ignored; no results) to ``dest``."""
+def repository_files() -> list[str]:
+    """The repository's own files, relative paths: tracked, or new and not ignored (no
+    results, caches or build products such as src/microprop.egg-info)."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO,
@@ -24,7 +25,12 @@ def copy_workflow(dest: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.split("\0")
-    for name in filter(None, files):
+    return sorted(filter(None, files))
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the repository's files (tracked or not ignored; no results) to ``dest``."""
+    for name in repository_files():
         src = REPO / name
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -2,10 +2,10 @@
 navigation lists every page, and the generated deviations table is current."""
 
 import re
-import subprocess
 from pathlib import Path
 
 import yaml
+from helpers import repository_files
 
 from microprop.deviations import collect, collect_text, markdown
 
@@ -23,14 +23,7 @@ README_HEADING = re.compile(r"(?<![/\w])README(?!\.md)")
 def source_files():
     """The repository's own files (tracked, or new and not ignored) under SOURCES and
     FILES: not build products such as src/microprop.egg-info or caches."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
-    for name in sorted(filter(None, listed)):
+    for name in repository_files():
         path = REPO / name
         top = Path(name).parts[0]
         if not path.is_file():
