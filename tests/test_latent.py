@@ -110,7 +110,10 @@ def test_a_shifted_image_gives_the_shifted_reconstruction(shift):
     shifted = np.roll(image, shift, axis=(1, 2))
     rec, rec_shifted = decode(ae, encode(ae, image)), decode(ae, encode(ae, shifted))
     assert rec.std() > 0.05
-    assert np.allclose(rec_shifted, np.roll(rec, shift, axis=(1, 2)), atol=1e-5)
+    # exact in a fresh process; after a dolfinx FEM solve in the same process (the CH
+    # tests before this file) torch's float32 convolutions differ by up to 5.4e-5
+    # (measured); zero instead of circular padding differs by 1.0
+    assert np.allclose(rec_shifted, np.roll(rec, shift, axis=(1, 2)), rtol=0, atol=2e-4)
     code = encode(ae, image).reshape(1, 1, 4, 4)
     cells = (shift[0] // 16, shift[1] // 16)
     assert np.allclose(
