@@ -125,19 +125,6 @@ def config_problems(config: Mapping) -> list[str]:
 # (CNNRegressor.fit), R² needs two test images, and a split calibration part is held out
 # of the images the model fits on. FIT_MIN: the fewest images a model kind fits on.
 FIT_MIN = {"pcr": 1, "svr": 1, "cnn": 2, "mucha": 2}
-MUCHA_ID = "mucha-resnet34"
-
-
-def model_family(model_id: str) -> str:
-    """'pcr', 'svr', 'mucha' or 'cnn' (every other id is a network trained on images).
-
-    >>> [model_family(m) for m in ("grad-pcr", "latent-svr", "mucha-resnet34", "p4m-cnn")]
-    ['pcr', 'svr', 'mucha', 'cnn']
-    """
-    if model_id == MUCHA_ID:
-        return "mucha"
-    suffix = model_id.rsplit("-", 1)[-1]
-    return suffix if suffix in ("pcr", "svr") else "cnn"
 
 
 def images_per_run(ch: Mapping) -> int:
@@ -203,9 +190,10 @@ def _trainings(config: Mapping, dataset: str) -> Iterator[tuple[str, float, str]
 def _training_cap(config: Mapping, model: str) -> tuple[int, str]:
     """The training-image cap of a CNN model id (0: none) and its key."""
     models = config.get("models", {})
-    if model_family(model) == "mucha":
+    kind = registry.model(model).kind
+    if kind == "mucha":
         return (models.get("mucha") or {}).get("max_train") or 0, "models.mucha.max_train"
-    if model_family(model) == "cnn":
+    if kind == "cnn":
         budget = ((models.get("cnn") or {}).get("budget") or {}).get(model) or {}
         return budget.get("max_train") or 0, f"models.cnn.budget.{model}.max_train"
     return 0, ""
@@ -244,7 +232,9 @@ def size_problems(config: Mapping) -> list[str]:
         if n_train < 1:
             continue  # the n_test relation above names it
         for model, frac, frac_key in _trainings(config, dataset):
-            family = model_family(model)
+            if model not in registry.MODELS:
+                continue  # named by the unknown-id check above
+            family = registry.model(model).kind
             n = subset_size(n_train, frac)
             cap, cap_key = _training_cap(config, model)
             keys = f"{dataset}'s {n_train} training images ({train_keys})"
