@@ -9,8 +9,9 @@ with the ``ch:`` parameters and backend of the config (a few minutes per FEM run
 ``--set backend=spectral`` for the spectral backend, seconds per run); the second measures
 run files the workflow already wrote (their parameters are read from the files). Prints
 the criteria of every run (microprop.ch.criteria), whether each meets the
-issue's band (CRITERIA_BANDS), a markdown table of mean/min/max per criterion and ends
-with one JSON line of it.
+issue's band (CRITERIA_BANDS; f_image_label_gap is the largest gap between the energy
+of an image and its label, by the backend's own functional), a markdown table of
+mean/min/max per criterion and ends with one JSON line of it.
 """
 
 import argparse
@@ -39,7 +40,7 @@ from microprop.io import read_attrs
 ARRAYS = ("images", "energy", "energy_bulk", "energy_grad", "energy_elastic", "time", "step")
 
 
-def from_file(path: Path) -> tuple[dict, CHParams, int]:
+def from_file(path: Path) -> tuple[dict, CHParams, int, str]:
     attrs = read_attrs(path)
     names = set(CHParams.__dataclass_fields__)
     p = CHParams.from_dict({k: v for k, v in attrs.items() if k in names})
@@ -51,7 +52,7 @@ def from_file(path: Path) -> tuple[dict, CHParams, int]:
         sim = make_backend(p, run_backend(attrs))
         sim.set_initial_random(run_seed(int(attrs["seed"]), int(attrs["run"])))
         out["energy_initial"] = sim.energy()["total"]
-    return out, p, int(attrs["run"])
+    return out, p, int(attrs["run"]), run_backend(attrs)
 
 
 def table(rows: list[dict]) -> tuple[str, dict]:
@@ -92,8 +93,8 @@ def main() -> None:
     rows = []
     if args.run_files:
         for path in args.run_files:
-            out, p, run = from_file(path)
-            rows.append({"run": run, **criteria(out, p)})
+            out, p, run, backend = from_file(path)
+            rows.append({"run": run, **criteria(out, p, backend)})
             print(f"{path}: run {run}")
     else:
         cfg = yaml.safe_load(args.config.read_text()).get("ch", {})
@@ -109,7 +110,8 @@ def main() -> None:
             if args.save_dir:
                 args.save_dir.mkdir(parents=True, exist_ok=True)
                 np.savez_compressed(args.save_dir / f"run_{run}.npz", **out)
-            rows.append({"run": run, **criteria(out, p), "wall_s": time.perf_counter() - t0})
+            wall = time.perf_counter() - t0
+            rows.append({"run": run, **criteria(out, p, backend), "wall_s": wall})
     for r in rows:
         met = criteria_met(r)
         print(f"run {r['run']}:")

@@ -23,6 +23,7 @@ rule assemble:
         cfd_n_test=config["cfd"]["n_test"],
         cfd_size=config["cfd"]["image_size"],
         ch_n_test_runs=lambda w: config["ch"]["n_test_runs"] if w.dataset == "ch" else 0,
+        ch_max_train=lambda w: config["ch"]["max_train"] if w.dataset == "ch" else 0,
         seed=config["seed"],
         config=lambda w: {"seed": config["seed"], w.dataset: result_config(w.dataset)},
     script:

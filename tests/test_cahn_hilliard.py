@@ -274,14 +274,17 @@ def test_criteria_on_a_short_run():
     test_criteria_of_synthetic_arrays_with_known_answers; production bands: the slow test)."""
     p = params()
     out = simulate_run(p, seed=0, run=0)
-    c = criteria(out, p)
+    c = criteria(out, p, backend="fem")
     sim = CahnHilliard(p)
     sim.set_initial_random(run_seed(0, 0))
     assert c["E_start"] == pytest.approx(sim.energy()["total"], rel=1e-12)
     assert c["E_start"] > out["energy"][0]
     met = criteria_met(c)
     assert set(met) == set(CRITERIA_BANDS)
-    assert met["E_start"] is False  # 32 x 32 test physics: E far below the paper's scale
+    assert met["E_max"] is False  # 32 x 32 test physics: E far below the paper's scale
+    # 16 x 16 images of a 32 x 32 grid: sub-pixel structure the images cannot show
+    assert met["f_image_label_gap"] is False
+    assert "f_image_label_gap" not in criteria(out, p)  # measured only with a backend
 
 
 def disc(radius: float, width: float, centre=(32.0, 32.0), n: int = 64) -> np.ndarray:
@@ -300,7 +303,8 @@ def test_criteria_of_synthetic_arrays_with_known_answers():
     log-time at a chosen saved time (in part 1, then in part 2), the bulk energy's at
     another; disc images of a chosen 10-90 interface width and domain counts; a patch of
     known size off the pure values; a chosen elastic share."""
-    p = CHParams(part1_steps=40, part2_steps=200, save_every=10)  # 40 + 20 saved steps
+    # 40 + 20 saved steps; a mesh twice as fine as the images
+    p = CHParams(part1_steps=40, part2_steps=200, save_every=10, n_cells=128)
     t = np.geomspace(1e-6, 1e-2, 60)
 
     def decay(k: int, height: float) -> np.ndarray:  # steepest -dE/dln t at t[k]
@@ -353,16 +357,19 @@ def test_count_domains_periodic():
 
 # Bounds of the slow production test: largest relative difference of E(t) over part 1
 # between the default mesh and twice the mesh, and between Δt and Δt/2. At t = 0 the
-# mesh difference is that of the initial field itself (the P1 interpolant of the
-# bilinear random field on each mesh: 6169 vs 5720 pJ/um for run 0, 7.9%); it is bounded
-# separately from the evolution after the grid-scale roughness has relaxed (t >= T_RELAXED).
-# Measured (run 0 of config/config.yaml, M = 15, eps0 = 0.0075, 128 vs 256 cells): 0.079 at
-# t = 0, 0.0022 after t = 1e-4 s (0.0007 at the end of part 1); Δt vs Δt/2: 0.0261 at most
-# (in the first steps; 0.0146 at the earlier M = 7), 0.0031 at the end.
-MESH_BOUND_INITIAL = 0.10
+# mesh difference is that of the initial field itself: on the default mesh (the 64 x 64
+# image grid) the random values are the nodal values, on twice the mesh the nodes between
+# them carry their bilinear interpolant, a smoother field (7971 vs 6181 pJ/um for run 0,
+# 29%); it is bounded separately from the evolution after the grid-scale roughness has
+# relaxed (t >= T_RELAXED, step 432 of 2000). Measured (run 0 of config/config.yaml,
+# M = 15, eps0 = 0.0075, 64 vs 128 cells): 0.290 at t = 0, 0.0085 after t = 1e-4 s
+# (0.0030 at the end of part 1); Δt vs Δt/2: 0.0347 at most (in the first steps), 0.0034
+# at the end. (128 vs 256 cells, the default before issue 41: 0.079, 0.0022, 0.0007;
+# Δt vs Δt/2 0.0261.)
+MESH_BOUND_INITIAL = 0.35
 T_RELAXED = 1e-4  # s
-MESH_BOUND = 0.005
-DT_BOUND = 0.03
+MESH_BOUND = 0.01
+DT_BOUND = 0.04
 
 
 def _production_params(**kw):
@@ -417,7 +424,6 @@ def test_production_part1_mesh_and_dt_convergence_energy_stability():
     # field, and the first image's E (the dataset's largest). Phase purity at the end of
     # part 1 does not reach the issue's 0.9 (docs/cahn-hilliard.md); it must
     # still show separated phases.
-    lo, hi = CRITERIA_BANDS["E_start"]
-    assert lo <= E[0] <= hi
-    assert E[1] >= CRITERIA_BANDS["E_max"][0]
+    lo, hi = CRITERIA_BANDS["E_max"]
+    assert lo <= E[1] <= hi
     assert phase_purity(img1) > 0.3

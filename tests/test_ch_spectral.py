@@ -246,6 +246,31 @@ def test_a_dataset_never_mixes_backends(tmp_path):
     assert "| simulation backend | spectral |" in dataset_card(arrays, attrs, paths)
 
 
+def test_a_capped_training_split_keeps_a_seeded_draw_of_the_training_runs(tmp_path):
+    """ch.max_train: the training split is a seeded draw of that many training-run images,
+    the rest of those runs is 'unused' (neither trained on nor scored), the test runs stay
+    whole; a model's training rows (Dataset.train_idx) are the drawn ones only."""
+    from microprop.io import TEST, TRAIN, UNUSED, load_dataset
+
+    paths = _assemble(tmp_path, ["spectral"] * 3)  # 5 saved steps per run
+    full, _ = assemble_ch(paths, n_test_runs=1)
+    assert set(full["split"].tolist()) == {TRAIN, TEST}
+    arrays, attrs = assemble_ch(paths, n_test_runs=1, max_train=4, seed=3)
+    split, runs = arrays["split"], arrays["run"]
+    assert (split == TRAIN).sum() == 4 and (split == UNUSED).sum() == 6
+    assert np.array_equal(split == TEST, runs == 2)  # the test run whole
+    assert set(runs[split != TEST]) == {0, 1} and attrs["max_train"] == 4
+    again, _ = assemble_ch(paths, n_test_runs=1, max_train=4, seed=3)
+    other, _ = assemble_ch(paths, n_test_runs=1, max_train=4, seed=4)
+    assert np.array_equal(again["split"], split) and not np.array_equal(other["split"], split)
+    attrs = write_dataset(tmp_path / "ch.h5", arrays, attrs, config={})
+    ds = load_dataset(tmp_path / "ch.h5")
+    assert ds.train_idx.tolist() == np.flatnonzero(split == TRAIN).tolist()
+    assert ds.test_idx.tolist() == np.flatnonzero(runs == 2).tolist()
+    card = dataset_card(arrays, attrs, paths)
+    assert "| train / test | 4 / 5 |" in card and "| unused training-run images | 6 " in card
+
+
 def _energy_curves(p: CHParams, grid: np.ndarray) -> dict[str, np.ndarray]:
     """E after every step of p.dts() from ``grid`` (at the nodes) in both backends."""
     curves = {}
@@ -339,3 +364,31 @@ def test_pfhub_1a_spinodal_stage_matches_published_codes():
             assert worst < 0.03, (name, worst)
     (t1, F1), (t2, F2) = curves
     assert abs(at_time(t2, F2, 100.0) / at_time(t1, F1, 100.0) - 1) < 0.01
+
+
+# Short protocol at the config's physics: 30 log-spaced steps over part 1's range (an
+# image each) and 20 of part 2 (every 10th), enough to pass the first images whose
+# labels lived in sub-pixel roughness on a simulation grid finer than the image.
+SHORT_PROTOCOL = dict(part1_steps=30, part2_steps=20, save_every=10)
+IMAGE_LABEL_TOLERANCE = 0.02  # issue 41: every stored image within 2% of its label
+
+
+@pytest.mark.parametrize("backend", ["fem", "spectral"])
+def test_every_image_determines_its_label(backend):
+    """The backend's energy functional of each stored uint8 image equals that image's
+    label (the simulation's total free energy) within 2% at every saved step, at the
+    default physics, where the simulation grid is the image grid. Negative control: on a
+    grid twice as fine (the previous default), the first images miss their labels by far
+    more (measured +35%, +17%, +7.7% at the first three steps, FEM), so it can tell."""
+    from microprop.ch.analysis import image_label_gaps
+
+    p = CHParams.from_config_file(CONFIG, **SHORT_PROTOCOL)
+    assert p.n_cells == p.image_size == p.init_grid
+    out = simulate_run(p, seed=0, run=18, backend=backend)
+    gaps = image_label_gaps(out, p, backend)
+    assert len(gaps) == len(p.saved_steps())
+    assert np.abs(gaps).max() < IMAGE_LABEL_TOLERANCE, np.abs(gaps).max()
+    fine = CHParams(**{**p.as_dict(), "n_cells": 2 * p.n_cells})
+    fine_gaps = image_label_gaps(simulate_run(fine, seed=0, run=18, backend=backend), fine, backend)
+    assert abs(fine_gaps[0]) > 5 * IMAGE_LABEL_TOLERANCE, fine_gaps[:3]
+    assert (np.abs(fine_gaps) > IMAGE_LABEL_TOLERANCE).sum() >= 3, fine_gaps[:3]

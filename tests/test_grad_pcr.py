@@ -151,6 +151,29 @@ def test_fit_evaluate_weights_its_metrics_and_table_by_the_stratified_subset():
     assert metrics["rmse"] == pytest.approx(np.sqrt(np.average(err**2, weights=table["weight"])))
 
 
+def test_fit_evaluate_reports_the_rmse_of_each_ch_step_group():
+    """CH rows (run, step) with part 1 of 150 steps: the metrics gain the RMSE of each
+    step group, computed from the test rows of that group alone."""
+    steps = np.tile(np.r_[np.arange(1, 151), np.arange(160, 400, 10)], 3)
+    runs = np.repeat([0, 1, 2], len(steps) // 3)
+    y = 1000.0 / steps  # falls fast in the first steps, as CH's energy does
+    features = Dataset(images=y[:, None], property=y, split=np.where(runs == 2, TEST, TRAIN))
+    model = PiecewiseConstantRegressor(bin_width=50.0)
+    _, metrics, table = fit_evaluate(model, features, 1.0, 0, runs=runs, steps=steps)
+    assert "rmse_by_step_group" not in metrics  # without part1_steps: no groups
+    _, metrics, table = fit_evaluate(
+        model, features, 1.0, 0, runs=runs, steps=steps, part1_steps=150
+    )
+    groups = metrics["rmse_by_step_group"]
+    assert list(groups) == ["steps 1-9", "steps 10-99", "rest of part 1", "part 2"]
+    step_of = steps[table["index"]]
+    err = (table["predicted"] - table["true"]).to_numpy()
+    for name, rows in [("steps 1-9", step_of < 10), ("part 2", step_of > 150)]:
+        assert groups[name]["n_test"] == rows.sum()
+        assert groups[name]["rmse"] == pytest.approx(np.sqrt(np.mean(err[rows] ** 2)))
+    assert sum(g["n_test"] for g in groups.values()) == metrics["n_test"]
+
+
 def test_training_subsets_are_nested_and_seeded():
     idx = np.arange(1000)
     fracs = [0.001, 0.01, 0.1, 0.5, 1.0]

@@ -17,6 +17,7 @@ def test_each_stream_keeps_its_historical_number():
         "search_subsample": 2,
         "calibration": 3,
         "residual_scale": 4,
+        "training_pool": 5,
         "design_start": 19,
         "design_pixel": 20,
         "design_prior": 21,

@@ -3,6 +3,7 @@
 import json
 import re
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,6 +73,28 @@ def test_table2_markdown_and_latex_list_every_model_and_compare_ch(metrics):
     ch = t[t.dataset == "ch"].iloc[0]
     assert ch.paper_rmse == 337.0 and ch.rmse_diff == pytest.approx(300.0 - 337.0)
     assert tex.count("\\\\") == len(t) + 1  # header + one row per model
+
+
+def test_table2_names_the_worst_ch_step_group(tmp_path):
+    """CH metrics with RMSE per step group: Table 2 names the group with the largest
+    mean RMSE over the seeds, and its markdown says so under the CH section."""
+    paths = []
+    for seed, first in ((0, 800.0), (1, 900.0)):
+        path = write_metrics(tmp_path, "ch", "physfeat2-svr", 1.0, seed, 50.0, 0.99)
+        m = json.loads(path.read_text())
+        m["rmse_by_step_group"] = {
+            "steps 1-9": {"rmse": first, "n_test": 18},
+            "part 2": {"rmse": 5.0, "n_test": 2000},
+        }
+        path.write_text(json.dumps(m))
+        paths.append(path)
+    paths.append(write_metrics(tmp_path, "ising", "grad-pcr", 1.0, 0, 10.0, 0.9))
+    t = table2(collect_metrics(paths)).set_index("model")
+    assert t.loc["physfeat2-svr", "worst_step_group"] == "steps 1-9 (850)"
+    assert t.loc["grad-pcr", "worst_step_group"] == ""
+    md = table2_markdown(t.reset_index())
+    assert "Largest error by step group (RMSE): physfeat2-svr: steps 1-9 (850)." in md
+    assert md.count("Largest error by step group") == 1  # CH only
 
 
 def write_full(root, model, n_train, **extra):
@@ -242,6 +265,25 @@ def test_confusion_grid_overlays_grad_in_red(tmp_path):
     save_figure(fig, tmp_path / "f.png")
     assert_figure_drawn(tmp_path / "f.png")
     assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_ch_confusion_panels_mark_the_first_images():
+    """A predictions table with steps (CH): the points of steps 1-9 are orange within the
+    panel's one scatter (its points stay the table's), and the panel text counts them."""
+    t = pd.DataFrame(
+        {"true": [9000.0, 7000, 600], "predicted": [8000.0, 7100, 610], "step": [1, 9, 10]}
+    )
+    m = {"rmse": 8.0, "r2": 0.99}
+    fig = confusion_figure(paper_panels({"resnet18": (t, m)}), label="energy")
+    ax = fig.axes[0]
+    (scatter,) = ax.collections
+    np.testing.assert_allclose(scatter.get_offsets(), t[["true", "predicted"]])
+    orange = np.array(matplotlib.colors.to_rgb("tab:orange"))
+    is_orange = [np.allclose(c[:3], orange) for c in scatter.get_facecolors()]
+    assert is_orange == [True, True, False]
+    assert "steps 1-9 (2)" in ax.texts[0].get_text()
+    plain = confusion_figure(paper_panels({"resnet18": (t.drop(columns="step"), m)}))
+    assert "steps 1-9" not in plain.axes[0].texts[0].get_text()
 
 
 def test_timed_jobs_reserve_every_core_so_no_job_overlaps_them(tmp_path):

@@ -141,9 +141,11 @@ def split_sizes(config: Mapping, dataset: str) -> tuple[int, int, str, str]:
     if dataset == "ch":
         ch = config["ch"]
         per_run = images_per_run(ch)
-        n_train_runs = ch["n_runs"] - ch["n_test_runs"]
+        n_train = (ch["n_runs"] - ch["n_test_runs"]) * per_run
+        if ch.get("max_train"):
+            n_train = min(n_train, ch["max_train"])
         return (
-            n_train_runs * per_run,
+            n_train,
             ch["n_test_runs"] * per_run,
             "ch.n_runs - ch.n_test_runs",
             "ch.n_test_runs",

@@ -16,8 +16,8 @@ import h5py
 import numpy as np
 
 from microprop import __version__
-from microprop.io import SPLIT_DTYPE, TEST, TRAIN, checksum, decode_attr, write_h5
-from microprop.splits import stratified_test_split
+from microprop.io import SPLIT_DTYPE, TEST, TRAIN, UNUSED, checksum, decode_attr, write_h5
+from microprop.splits import stratified_test_split, training_pool
 
 SHARD_ARRAYS = ("images", "label", "image_seed", "index")
 ISING_ARRAYS = (*SHARD_ARRAYS, "temperature")
@@ -157,9 +157,13 @@ def _seed_sequence(attrs: dict) -> list[int]:
     return [int(v) for v in decode_attr(value)]
 
 
-def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
+def assemble_ch(
+    run_paths, n_test_runs: int, image_size: int | None = None, max_train: int = 0, seed: int = 0
+):
     """Arrays and attributes of the Cahn-Hilliard dataset; the last runs are the test.
-    All runs must come from one backend (:func:`run_backend`)."""
+    All runs must come from one backend (:func:`run_backend`). ``max_train`` > 0 caps the
+    training split at a seeded uniform draw of that many of the training runs' images
+    (:func:`microprop.splits.training_pool`); the others are marked ``unused``."""
     parts = [_read_checked(p, CH_ARRAYS, image_size) for p in run_paths]
     backends: dict[str, list[str]] = {}
     for path, (_, a) in zip(run_paths, parts, strict=True):
@@ -177,11 +181,13 @@ def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
     )
     cat = {k: np.concatenate([a[k] for a, _ in parts]) for k in CH_ARRAYS}
     is_test = runs >= len(parts) - n_test_runs
+    split = np.where(is_test, TEST, UNUSED).astype(SPLIT_DTYPE)
+    split[training_pool(np.flatnonzero(~is_test), max_train, seed)] = TRAIN
     first = parts[0][1]
     arrays = {
         "images": cat["images"],
         "property": cat["energy"].astype(np.float64),
-        "split": np.where(is_test, TEST, TRAIN).astype(SPLIT_DTYPE),
+        "split": split,
         "run": runs,
         **{k: cat[k] for k in CH_ARRAYS if k not in ("images", "energy")},
     }
@@ -192,6 +198,7 @@ def assemble_ch(run_paths, n_test_runs: int, image_size: int | None = None):
         "property_units": str(first.get("energy_units", "")),
         "run_seed_sequences": [_seed_sequence(a) for _, a in parts],
         "test_runs": sorted({int(r) for r in runs[is_test]}),
+        "max_train": int(max_train),
         "simulation": {
             k: (v.item() if hasattr(v, "item") else v)
             for k, v in first.items()
@@ -217,7 +224,7 @@ def write_dataset(path, arrays: dict, attrs: dict, config: dict) -> dict:
 def dataset_card(arrays: dict, attrs: dict, sources) -> str:
     """A markdown description of a dataset: counts, label histogram, provenance."""
     y, split = arrays["property"], arrays["split"]
-    n_test = int(np.sum(split == TEST))
+    n_test, n_unused = int(np.sum(split == TEST)), int(np.sum(split == UNUSED))
     counts, edges = np.histogram(y, bins=16)
     rows = "\n".join(
         f"| {lo:.4g} .. {hi:.4g} | {c} | {'#' * int(40 * c / max(counts.max(), 1))} |"
@@ -226,12 +233,18 @@ def dataset_card(arrays: dict, attrs: dict, sources) -> str:
     provenance = "\n".join(f"- `{s}`" for s in sources)
     settings = {k: v for k, v in attrs.items() if k not in ("config", "checksum")}
     backend = f"\n| simulation backend | {attrs['backend']} |" if "backend" in attrs else ""
+    unused = (
+        f"\n| unused training-run images | {n_unused} (a training split capped at "
+        f"{attrs.get('max_train')}) |"
+        if n_unused
+        else ""
+    )
     return f"""# Dataset `{attrs["dataset"]}`
 
 | | |
 |---|---|
 | samples | {len(y)} |
-| train / test | {len(y) - n_test} / {n_test} |
+| train / test | {len(y) - n_test - n_unused} / {n_test} |{unused}
 | image shape | {tuple(arrays["images"].shape[1:])} uint8 |
 | property | {attrs["property_name"]} ({attrs["property_units"]}) |
 | property range | {y.min():.6g} .. {y.max():.6g} (mean {y.mean():.6g}) |{backend}

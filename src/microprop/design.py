@@ -15,12 +15,11 @@ on the pixels of a random image, clipped to [0, 1] after every step, then the sa
 physics check. Both property models are trained on the training split only
 (:func:`fit_property_model`, the training loop :func:`microprop.features.latent.fit_torch`).
 
-Physics check of a 64x64 image: pixel (row r, column c) is the field at x = (c + ½) a,
-y = L - (r + ½) a (:func:`microprop.ch.backend.pixel_centres`, a = L / 64), on the
-simulator's grid of n_cells = 128 nodes (i h, j h), h = a / 2, those are the nodes
-(2c + 1, 127 - 2r). :func:`image_to_grid` puts the pixels on the nodes with odd indices
-and fills the others by Fourier (trigonometric) interpolation, so the energy is that of
-the band-limited field through the pixel values.
+Physics check of a 64x64 image: pixel (row r, column c) is the field at the node
+x = c a, y = (63 - r) a of the simulator's grid (:func:`microprop.ch.backend.pixel_centres`,
+a = L / 64; the default simulates on that grid, ``ch.n_cells`` = 64), so the energy is
+that of the image itself (:func:`microprop.ch.backend.image_to_grid`; on a finer grid, of
+the band-limited field through the pixel values).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from microprop.ch.backend import image_to_grid
 from microprop.ch.params import CHParams
 from microprop.features.latent import Encoder, as_tensor, fit_torch
 from microprop.metrics import regression_metrics
@@ -41,30 +41,6 @@ log = logging.getLogger("microprop")
 
 
 # --------------------------------------------------------------------- physics check
-
-
-def image_to_grid(image: np.ndarray, n_cells: int) -> np.ndarray:
-    """A field sampled at the pixel centres (image orientation, values c) -> the field on
-    the ``n_cells`` x ``n_cells`` node grid (``grid[i, j]`` at x = i h, y = j h).
-
-    The trigonometric interpolant of the pixels (:func:`scipy.signal.resample`) shifted
-    by half a pixel (:func:`scipy.ndimage.fourier_shift`), the pixel centres' offset from
-    the nodes. When ``n_cells`` is a multiple of the image edge, pixel values land
-    exactly on nodes (the image keeps every ``n_cells / edge``-th node).
-
-    >>> img = np.arange(16.0).reshape(4, 4)
-    >>> g = image_to_grid(img, 8)
-    >>> bool(np.allclose(g[1::2, 1::2], img[::-1].T))
-    True
-    """
-    from scipy.ndimage import fourier_shift
-    from scipy.signal import resample
-
-    n = image.shape[0]
-    g = np.asarray(image, float)[::-1].T  # g[a, b]: x = (a + ½) pixel, y = (b + ½) pixel
-    g = resample(resample(g, n_cells, axis=0), n_cells, axis=1)
-    shift = 0.5 * n_cells / n  # nodes from node a n_cells / n to pixel centre a
-    return np.fft.ifft2(fourier_shift(np.fft.fft2(g), (shift, shift))).real
 
 
 def physics_energy(field: np.ndarray, params: CHParams) -> dict[str, float]:
@@ -473,7 +449,6 @@ __all__ = [
     "design_latent",
     "design_pixels",
     "fit_property_model",
-    "image_to_grid",
     "design_markdown",
     "design_study",
     "physics_energies",

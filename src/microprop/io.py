@@ -39,7 +39,8 @@ class DataFileError(ValueError):
 
 TRAIN = b"train"
 TEST = b"test"
-SPLIT_DTYPE = "S5"
+UNUSED = b"unused"  # a training run's images left out of a capped training set (ch.max_train)
+SPLIT_DTYPE = "S6"  # b"train", b"test", b"unused"
 
 
 @contextlib.contextmanager
@@ -181,8 +182,8 @@ def checksum(*arrays: np.ndarray) -> str:
 class Dataset:
     """An assembled dataset held in memory.
 
-    >>> ds = Dataset(np.zeros((3, 4, 4), np.uint8), np.arange(3.0),
-    ...              np.array([TRAIN, TEST, TRAIN]))
+    >>> ds = Dataset(np.zeros((4, 4, 4), np.uint8), np.arange(4.0),
+    ...              np.array([TRAIN, TEST, TRAIN, UNUSED]))
     >>> ds.train_idx.tolist(), ds.test_idx.tolist()
     ([0, 2], [1])
     """
@@ -199,7 +200,7 @@ class Dataset:
 
     @property
     def train_idx(self) -> np.ndarray:
-        return np.flatnonzero(~self.is_test)
+        return np.flatnonzero(self.split == TRAIN)
 
     @property
     def test_idx(self) -> np.ndarray:
@@ -242,6 +243,15 @@ def run_steps(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray | 
         if "run" in f and "step" in f:
             return f["run"][()], f["step"][()]
     return None, None
+
+
+def part1_steps(path: str | os.PathLike) -> int | None:
+    """Part 1's step count of a CH dataset's runs (None for other datasets): where the
+    step groups of :func:`microprop.metrics.rmse_by_step_group` divide."""
+    simulation = read_attrs(path).get("simulation")
+    if isinstance(simulation, dict) and "part1_steps" in simulation:
+        return int(simulation["part1_steps"])
+    return None
 
 
 def load_dataset(path: str | os.PathLike, images: bool = True) -> Dataset:

@@ -4,6 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Where a Cahn-Hilliard model's error lies (issue 41): a run's saved steps in four groups,
+#: the first images (steps 1-9, the fastest change of E), steps 10-99, the rest of part 1
+#: and part 2 (an image every ``save_every`` steps).
+STEP_GROUPS = ("steps 1-9", "steps 10-99", "rest of part 1", "part 2")
+FIRST_STEPS = 9  # the last step of the first group
+
+
+def step_groups(steps, part1_steps: int) -> np.ndarray:
+    """The :data:`STEP_GROUPS` index of each image's step (1-based, after the step).
+
+    >>> step_groups([1, 9, 10, 99, 100, 2000, 2010], 2000).tolist()
+    [0, 0, 1, 1, 2, 2, 3]
+    """
+    s = np.asarray(steps)
+    return np.select([s <= FIRST_STEPS, s < 100, s <= part1_steps], [0, 1, 2], 3)
+
+
+def rmse_by_step_group(y_true, y_pred, steps, part1_steps: int, weights=None) -> dict:
+    """RMSE and image count of each non-empty :data:`STEP_GROUPS` group (weighted as
+    :func:`regression_metrics`), in the groups' order.
+
+    >>> m = rmse_by_step_group([0.0, 0.0, 0.0], [3.0, 4.0, 1.0], [1, 5, 200], 100)
+    >>> {k: round(v["rmse"], 4) for k, v in m.items()}
+    {'steps 1-9': 3.5355, 'part 2': 1.0}
+    """
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    w = np.ones_like(y_true) if weights is None else np.asarray(weights, float)
+    group = step_groups(steps, part1_steps)
+    out = {}
+    for k, name in enumerate(STEP_GROUPS):
+        rows = group == k
+        if rows.any():
+            err2 = (y_pred[rows] - y_true[rows]) ** 2
+            rmse = float(np.sqrt(np.average(err2, weights=w[rows])))
+            out[name] = {"rmse": rmse, "n_test": int(rows.sum())}
+    return out
+
 
 def regression_metrics(y_true, y_pred, weights=None) -> dict[str, float]:
     """RMSE, MAE and R² of a prediction.

@@ -27,6 +27,7 @@ STREAMS = {
     "search_subsample": 2,  # the SVR search's subsample (microprop.models.svr)
     "calibration": 3,  # the conformal calibration rows (split_rows)
     "residual_scale": 4,  # the calibration pairs that fit the residual scale
+    "training_pool": 5,  # the CH training images a capped dataset keeps (microprop.dataset)
     "design_start": 19,  # the latent design's random starts (microprop.design)
     "design_pixel": 20,  # the pixel design's random starts
     "design_prior": 21,  # codes drawn from the prior for the property model
@@ -58,6 +59,20 @@ def training_subset(train_idx: np.ndarray, frac: float, seed: int) -> np.ndarray
     n = max(1, math.ceil(frac * len(train_idx) - 1e-9))
     perm = stream("training_subset", seed).permutation(len(train_idx))
     return np.sort(np.asarray(train_idx)[perm[:n]])
+
+
+def training_pool(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The ``n`` of ``rows`` (sorted) that a dataset capped at ``n`` training images keeps
+    for training, a seeded uniform draw (all of them when ``n`` is 0 or not smaller).
+
+    >>> pool = training_pool(np.arange(100), 10, 0)
+    >>> len(pool), bool(np.all(np.diff(pool) > 0)), len(training_pool(np.arange(5), 10, 0))
+    (10, True, 5)
+    """
+    rows = np.asarray(rows)
+    if not n or len(rows) <= n:
+        return rows
+    return np.sort(stream("training_pool", seed).choice(rows, size=n, replace=False))
 
 
 def capped_subset(rows: np.ndarray, n: int, seed: int) -> np.ndarray:

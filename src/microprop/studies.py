@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from microprop import registry
-from microprop.metrics import regression_metrics
+from microprop.metrics import STEP_GROUPS, regression_metrics
 from microprop.splits import capped_subset, training_subset
 from microprop.uncertainty import SCORES
 
@@ -97,6 +97,7 @@ METRIC_COLUMNS = [
     "flag",
     "threads",
     "augment",
+    *(f"rmse {g}" for g in STEP_GROUPS),  # CH: RMSE per step group (issue 41)
 ]
 
 
@@ -120,6 +121,8 @@ def read_metrics(path: str | Path) -> dict:
     row["augment"] = (hyper.get("augment") or {}).get("group")  # a CNN's symmetry group
     threads = m.get("threads")
     row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
+    for group, values in (m.get("rmse_by_step_group") or {}).items():
+        row[f"rmse {group}"] = float(values["rmse"])
     return row
 
 
@@ -184,6 +187,25 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
     return ", ".join(parts), below
 
 
+def worst_step_group(group: pd.DataFrame) -> str:
+    """The CH step group with the largest RMSE (mean over the seeds), as 'name (RMSE)';
+    empty without step groups (Ising, CFD, older metrics).
+
+    >>> g = pd.DataFrame({"rmse steps 1-9": [800.0, 900.0], "rmse part 2": [5.0, 6.0]})
+    >>> worst_step_group(g)
+    'steps 1-9 (850)'
+    """
+    means = {
+        name: group[f"rmse {name}"].mean()
+        for name in STEP_GROUPS
+        if f"rmse {name}" in group and group[f"rmse {name}"].notna().any()
+    }
+    if not means:
+        return ""
+    name = max(means, key=means.get)
+    return f"{name} ({means[name]:.0f})"
+
+
 def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.DataFrame:
     """Table 2: RMSE and R² per dataset and model at the full training set.
 
@@ -221,6 +243,7 @@ def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.Dat
                 "trained": trained,
                 "below_paper_scale": "; ".join(below),
                 "flag": _first(group, "flag"),
+                "worst_step_group": worst_step_group(group),
             }
         )
     table = pd.DataFrame(rows)
@@ -285,6 +308,11 @@ def table2_markdown(table: pd.DataFrame) -> str:
         if len(rows):
             reasons = "; ".join(f"{r.model}: {r.below_paper_scale}" for r in rows.itertuples())
             parts.append(f"† below the paper's scale: {reasons}.\n")
+        worst = table[table["dataset"] == dataset]
+        worst = worst[worst.get("worst_step_group", pd.Series("", worst.index)) != ""]
+        if len(worst):
+            groups = "; ".join(f"{r.model}: {r.worst_step_group}" for r in worst.itertuples())
+            parts.append(f"Largest error by step group (RMSE): {groups}.\n")
     parts.append(f"Δ = ours − paper. {TABLE2_NOTE}\n")
     return "\n".join(parts)
 

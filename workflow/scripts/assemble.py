@@ -21,7 +21,9 @@ if dataset == "ising":
 elif dataset == "cfd":
     arrays, attrs = assemble_cfd(sm.input.sims, p.cfd_n_test, p.seed, p.cfd_size)
 else:
-    arrays, attrs = assemble_ch(sm.input.sims, p.ch_n_test_runs)
+    arrays, attrs = assemble_ch(
+        sm.input.sims, p.ch_n_test_runs, max_train=p.ch_max_train, seed=p.seed
+    )
 attrs = write_dataset(sm.output.data, arrays, attrs, p.config)
 with atomic_path(sm.output.card) as tmp:
     tmp.write_text(dataset_card(arrays, attrs, sm.input.sims))

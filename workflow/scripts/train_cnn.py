@@ -1,7 +1,7 @@
 """Rules train_cnn and train_mucha: a torchvision CNN regressor on images or mucha channels."""
 
 from microprop import registry
-from microprop.io import load_dataset, load_features, read_attrs, run_steps
+from microprop.io import load_dataset, load_features, part1_steps, read_attrs, run_steps
 from microprop.logs import setup_logging
 from microprop.models import fit_evaluate
 from microprop.models.cnn import P4M_ARCH, CNNRegressor, parse_model_id
@@ -63,6 +63,7 @@ model, metrics, table = fit_evaluate(
     max_test=p.max_test,
     runs=runs,
     steps=steps,
+    part1_steps=part1_steps(sm.input.data),  # CH: RMSE per step group
     groups=runs if by_run else None,
     fit_groups=by_run and validates,
 )

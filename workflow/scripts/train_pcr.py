@@ -1,7 +1,7 @@
 """Rule train_pcr: piecewise-constant regression on one feature set, with conformal
 prediction intervals (``params.calibration``, microprop.uncertainty)."""
 
-from microprop.io import load_features, run_steps
+from microprop.io import load_features, part1_steps, run_steps
 from microprop.logs import setup_logging
 from microprop.models import PiecewiseConstantRegressor, fit_evaluate
 from microprop.models.run import feature_record, write_model_outputs
@@ -24,6 +24,7 @@ model, metrics, table = fit_evaluate(
     max_test=sm.params.max_test,
     runs=runs,
     steps=steps,
+    part1_steps=part1_steps(sm.input.data),  # CH: RMSE per step group
 )
 metrics.update(
     model=w.model,

@@ -10,7 +10,7 @@ Conformal prediction intervals: ``params.calibration`` (microprop.uncertainty).
 
 import pandas as pd
 
-from microprop.io import atomic_path, load_features, run_steps
+from microprop.io import atomic_path, load_features, part1_steps, run_steps
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
 from microprop.models.run import feature_name, feature_record, write_model_outputs
@@ -51,6 +51,7 @@ model, metrics, table = fit_evaluate(
     max_test=p.max_test,
     runs=runs,
     steps=steps,
+    part1_steps=part1_steps(sm.input.data),  # CH: RMSE per step group
 )
 # TPE trials go to trials.csv only; the few grid points stay in metrics.json too
 trials = (search.pop("trials", None) or search.get("points")) if search else None

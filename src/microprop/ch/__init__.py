@@ -16,7 +16,13 @@ from microprop.ch.analysis import (
     interface_width_px,
     phase_purity,
 )
-from microprop.ch.backend import Backend, initial_grid, make_backend, pixel_centres
+from microprop.ch.backend import (
+    Backend,
+    image_to_grid,
+    initial_grid,
+    make_backend,
+    pixel_centres,
+)
 from microprop.ch.params import (
     BACKENDS,
     ENERGY_UNITS,
@@ -49,6 +55,7 @@ __all__ = [
     "criteria",
     "criteria_met",
     "distance_to_contour_px",
+    "image_to_grid",
     "initial_grid",
     "interface_width_px",
     "khachaturyan_B",

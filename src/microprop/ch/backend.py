@@ -2,7 +2,8 @@
 
 A backend (:class:`Backend`) holds one concentration field on the periodic square and
 knows how to set it from grid values, advance it by Δt, and report its energy parts,
-mean and pixel-centre image. :func:`make_backend` builds one by name from
+mean and image (:func:`pixel_centres`; :func:`image_to_grid` maps an image back to the
+simulation grid). :func:`make_backend` builds one by name from
 :data:`BACKEND_CLASSES` (``fem``: dolfinx P1 elements, :mod:`microprop.ch.fem`;
 ``spectral``: Fourier collocation, :mod:`microprop.ch.spectral`), importing the class by
 name: the backends import this module, and it imports none of them, so there is no
@@ -62,12 +63,44 @@ def bilinear_periodic(grid: np.ndarray, length: float, x: np.ndarray) -> np.ndar
 
 
 def pixel_centres(length: float, n: int) -> np.ndarray:
-    """Pixel centres of an n x n image, row-major: row 0 at the top (y = length)."""
-    h = length / n
+    """Pixel centres of an n x n image, row-major: the nodes (c a, (n - 1 - r) a) of the
+    n x n grid, a = length / n, column c at x = c a and row 0 at the top (y = length - a).
+
+    The pixels are centred on grid nodes, not on the cells between them: on a simulation
+    grid whose side is a multiple of n, every pixel is a node's own value (with n_cells
+    equal to n, the image is the simulated field itself), so the energy functional of the
+    image is that of the field (issue 41).
+
+    >>> pixel_centres(4.0, 2).tolist()
+    [[0.0, 2.0], [2.0, 2.0], [0.0, 0.0], [2.0, 0.0]]
+    """
+    a = length / n
     rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    x = (cols + 0.5) * h
-    y = length - (rows + 0.5) * h
-    return np.stack([x.ravel(), y.ravel()], axis=1)
+    return np.stack([(cols * a).ravel(), ((n - 1 - rows) * a).ravel()], axis=1)
+
+
+def image_to_grid(image: np.ndarray, n_cells: int) -> np.ndarray:
+    """An image (values c, image orientation, :func:`pixel_centres`) -> the field on the
+    ``n_cells`` x ``n_cells`` node grid (``grid[i, j]`` at x = i h, y = j h).
+
+    With ``n_cells`` equal to the image edge this only turns the image into grid
+    orientation; on a finer grid the nodes between pixels get the trigonometric
+    interpolant of the pixels (:func:`scipy.signal.resample`), and the pixels keep their
+    values (every ``n_cells / edge``-th node).
+
+    >>> img = np.arange(16.0).reshape(4, 4)
+    >>> bool(np.array_equal(image_to_grid(img, 4)[:, ::-1].T, img))
+    True
+    >>> bool(np.allclose(image_to_grid(img, 8)[::2, ::2], image_to_grid(img, 4)))
+    True
+    """
+    from scipy.signal import resample
+
+    n = image.shape[0]
+    g = np.asarray(image, float)[::-1].T  # g[a, b]: pixel at x = a, y = b (image grid)
+    if n_cells != n:
+        g = resample(resample(g, n_cells, axis=0), n_cells, axis=1)
+    return g
 
 
 class Backend(ABC):
@@ -88,6 +121,11 @@ class Backend(ABC):
         self.p = params
         self.time = 0.0
         self.step_count = 0
+
+    @abstractmethod
+    def set_field(self, c: np.ndarray) -> None:
+        """c at the simulation grid's nodes, (n_cells, n_cells), c[i, j] at (i h, j h),
+        h = length / n_cells; resets time and step count."""
 
     @abstractmethod
     def set_initial_grid(self, grid: np.ndarray) -> None:
@@ -118,6 +156,19 @@ class Backend(ABC):
         """c at the pixel centres (:func:`pixel_centres`), (image_size, image_size)."""
         n = self.p.image_size
         return self.sample(pixel_centres(self.p.length, n)).reshape(n, n)
+
+    def image_energies(self, images: np.ndarray) -> np.ndarray:
+        """Total energy (pJ µm⁻¹) of the field through each image's pixels (uint8 images
+        are read as round(255 c)), by this backend's own energy functional: the field
+        set on the simulation grid by :func:`image_to_grid`. Changes the backend's state.
+        """
+        images = np.asarray(images)
+        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        out = np.empty(len(images))
+        for k, image in enumerate(images):
+            self.set_field(image_to_grid(image / scale, self.p.n_cells))
+            out[k] = self.energy()["total"]
+        return out
 
 
 def make_backend(params: CHParams, backend: str = "fem", solver: str = "fft") -> Backend:

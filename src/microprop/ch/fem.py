@@ -55,7 +55,7 @@ import dolfinx.fem.petsc  # noqa: F401  (registers dolfinx.fem.petsc)
 from dolfinx import fem, geometry, mesh
 
 # isort: on
-from microprop.ch.backend import Backend, bilinear_periodic, pixel_centres
+from microprop.ch.backend import Backend, bilinear_matrix, bilinear_periodic, pixel_centres
 from microprop.ch.params import GPA, CHParams, SimulationError, misfit_constants
 from microprop.periodic import CirculantSolver, periodic_map
 
@@ -319,14 +319,27 @@ class CahnHilliard(Backend):
         self.area = L * L
         self._image_sampler = Sampler(self.W, pixel_centres(L, p.image_size), component=0)
         self._c_dofs = np.arange(0, len(self.w.x.array), 2)
+        self._node_map = None  # nodal grid -> dofs, built by the first set_field
 
     # -- state -----------------------------------------------------------------------
     def set_initial_grid(self, grid: np.ndarray) -> None:
         """Initial c from values on a periodic grid (grid[i, j] at x = i h, y = j h)."""
         xdof = self.W.tabulate_dof_coordinates()[:, :2]
+        self._set_c(bilinear_periodic(np.asarray(grid, float), self.p.length, xdof))
+
+    def set_field(self, c: np.ndarray) -> None:
+        """c at the mesh nodes, (n_cells, n_cells), c[i, j] at (i h, j h): the P1 field
+        through those values (the map to the dofs is built once)."""
+        if self._node_map is None:
+            n, xdof = self.p.n_cells, self.W.tabulate_dof_coordinates()[:, :2]
+            self._node_map = bilinear_matrix(n, self.p.length, xdof)
+        self._set_c(self._node_map @ np.asarray(c, float).ravel())
+
+    def _set_c(self, c_dofs: np.ndarray) -> None:
+        """c from its values at the dofs; resets time and step count, relaxes ũ."""
         arr = self.w.x.array
         arr[:] = 0.0
-        arr[0::2] = bilinear_periodic(np.asarray(grid, float), self.p.length, xdof)
+        arr[0::2] = c_dofs
         self.w.x.scatter_forward()
         self.cbar.value = self.mean_c()
         with self.b_const.localForm() as loc:

@@ -66,7 +66,15 @@ ENERGY_UNITS = (
 GPA = 1000.0  # 1 GPa in pJ µm⁻³
 BACKENDS = ("fem", "spectral")
 #: Keys of the config's ``ch:`` section that choose how the workflow runs, not the physics.
-WORKFLOW_KEYS = ("n_runs", "n_test_runs", "figure_run", "backend", "solver", "progress_every")
+WORKFLOW_KEYS = (
+    "n_runs",
+    "n_test_runs",
+    "max_train",
+    "figure_run",
+    "backend",
+    "solver",
+    "progress_every",
+)
 
 
 #: Physics keys added after datasets existed, with the value those were made with. A rule
@@ -154,7 +162,7 @@ class CHParams:
     """Physics and numerics of one Cahn-Hilliard run (see config ``ch:``)."""
 
     length: float = 20.0  # µm, domain side (paper)
-    n_cells: int = 128  # mesh cells per side
+    n_cells: int = 64  # mesh cells per side (the image grid)
     c0: float = 50.0  # pJ µm⁻³, double-well height scale (paper)
     k_c: float = 10.0  # pJ µm⁻¹, gradient energy coefficient (paper)
     mobility: float = 15.0  # µm⁵ pJ⁻¹ s⁻¹

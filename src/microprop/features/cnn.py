@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 
 from microprop.features.batching import check_images
-from microprop.io import TEST
+from microprop.io import TRAIN
 from microprop.logs import Progress
 from microprop.weights import imagenet_state_dict, imagenet_weights
 
@@ -114,11 +114,11 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
 
 
 def fit_pca(embeddings: np.ndarray, split: np.ndarray, n_components: int, seed: int = 0) -> PCA:
-    """PCA of the embeddings fitted on the training rows only (``split != b"test"``).
+    """PCA of the embeddings fitted on the training rows only (``split == b"train"``).
 
     ``n_components`` is capped at what the training rows allow (a warning says so).
     """
-    train = np.asarray(split) != TEST
+    train = np.asarray(split) == TRAIN
     cap = min(int(train.sum()), embeddings.shape[1])
     n = min(n_components, cap)
     if n < n_components:

@@ -32,6 +32,7 @@ def fit_evaluate(
     runs=None,
     steps=None,
     fit_groups: bool = False,
+    part1_steps: int | None = None,
 ):
     """Fit ``estimator`` on a training subset of a feature file and evaluate on the test split.
 
@@ -53,13 +54,15 @@ def fit_evaluate(
     its calibration part. ``groups`` (run ids per row) add a leave-runs-out calibration
     (``cv``) or make the ``split`` part whole runs; with ``fit_groups`` the fitting rows'
     groups also go to ``estimator.fit`` (the CNNs then validate, and calibrate, on whole
-    runs).
+    runs). With ``steps`` and ``part1_steps`` (CH) the metrics gain the RMSE per step
+    group (``rmse_by_step_group``, :func:`microprop.metrics.rmse_by_step_group`) and the
+    table each image's ``step``.
     """
     import time
 
     import pandas as pd
 
-    from microprop.metrics import regression_metrics
+    from microprop.metrics import regression_metrics, rmse_by_step_group
 
     if fit_groups and groups is None:
         raise ValueError("fit_groups needs groups (a run id per row)")
@@ -91,6 +94,11 @@ def fit_evaluate(
         },
     }
     table = pd.DataFrame({"index": test, "true": y[test], "predicted": pred})
+    if steps is not None and part1_steps:
+        table["step"] = np.asarray(steps)[test]  # where the error lies (CH)
+        metrics["rmse_by_step_group"] = rmse_by_step_group(
+            y[test], pred, table["step"], part1_steps, weights
+        )
     if len(test) < len(features.test_idx):
         table["weight"] = weights  # how many test images each scored one stands for
     if calibration:

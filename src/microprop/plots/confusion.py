@@ -7,15 +7,30 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from microprop.metrics import FIRST_STEPS
+
+FIRST_IMAGES_COLOR = "tab:orange"
+
 
 def confusion_panel(
-    ax, true, predicted, title: str, limits=None, rmse=None, r2=None, overlay=None, **style
+    ax,
+    true,
+    predicted,
+    title: str,
+    limits=None,
+    rmse=None,
+    r2=None,
+    overlay=None,
+    first=None,
+    **style,
 ):
     """Scatter of predicted against true values with the identity as a dashed line.
 
     ``overlay`` (optional) is a dict with ``true``, ``predicted``, ``label`` and optionally
     ``rmse``/``r2`` of a second model drawn in red underneath, as the grad models on the
-    physfeat1 panels of the paper's Fig. 8.
+    physfeat1 panels of the paper's Fig. 8. ``first`` (optional, CH) marks the images of
+    a run's first steps (a boolean per point): drawn in orange within the same scatter,
+    with their count in the panel's text.
     """
     true, predicted = np.asarray(true), np.asarray(predicted)
     if limits is None:
@@ -34,12 +49,15 @@ def confusion_panel(
             label=overlay.get("label"),
         )
         label = label or title
+    color = style.pop("color", "tab:blue")
+    if first is not None:  # one scatter, so its points stay those of the table
+        color = np.where(np.asarray(first, bool), FIRST_IMAGES_COLOR, color)
     ax.scatter(
         true,
         predicted,
         s=style.pop("s", 4),
         alpha=style.pop("alpha", 0.5),
-        color=style.pop("color", "tab:blue"),
+        color=color,
         label=label,
         **style,
     )
@@ -54,6 +72,8 @@ def confusion_panel(
         text = f"RMSE {rmse:.3g}\n$R^2$ {r2:.3f}"
         if overlay is not None and overlay.get("rmse") is not None:
             text += f"\n{overlay.get('label', '')}: {overlay['rmse']:.3g} ({overlay['r2']:.3f})"
+        if first is not None and np.any(first):
+            text += f"\norange: steps 1-{FIRST_STEPS} ({int(np.sum(first))})"
         ax.text(
             0.04,
             0.96,
@@ -84,7 +104,8 @@ def confusion_figure(panels, limits=None, label: str = "property", ncols: int = 
 def paper_panels(results: dict) -> list[dict]:
     """Panels of the paper's Fig. 8 grid from ``{model: (predictions, metrics)}``.
 
-    ``predictions`` has ``true`` and ``predicted`` columns, ``metrics`` ``rmse`` and ``r2``.
+    ``predictions`` has ``true`` and ``predicted`` columns, ``metrics`` ``rmse`` and ``r2``;
+    with a ``step`` column (CH) the images of steps 1-9 are marked (``first``).
     A grad model whose physfeat1 twin is present (``grad-pcr`` and ``physfeat1-pcr``) is
     overlaid in red on the twin's panel instead of getting a panel of its own.
 
@@ -106,6 +127,8 @@ def paper_panels(results: dict) -> list[dict]:
             rmse=metrics["rmse"],
             r2=metrics["r2"],
         )
+        if "step" in table:
+            panel["first"] = table["step"].to_numpy() <= FIRST_STEPS
         grad = model.replace("physfeat1-", "grad-", 1)
         if model.startswith("physfeat1-") and grad in results:
             g_table, g_metrics = results[grad]
