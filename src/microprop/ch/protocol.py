@@ -134,8 +134,9 @@ def run_attrs(params: CHParams, seed: int, run: int, sim: Backend) -> dict:
         "time_units": "s",
         "length_units": "um",
         "image_convention": (
-            "c sampled at the pixel centres of an image_size^2 grid over the domain, "
-            "row 0 at the top (y = length), column 0 at x = 0; uint8 = round(255 c), clipped"
+            "c at the nodes (c a, (image_size - 1 - r) a) of the image_size^2 grid, "
+            "a = length / image_size: pixel (r, c) is centred on its node, row 0 at the top "
+            "(y = length - a), column 0 at x = 0; uint8 = round(255 c), clipped"
         ),
         "backend": sim.name,
         "solver": sim.solver,
