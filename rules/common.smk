@@ -8,7 +8,7 @@ from snakemake.utils import validate
 from microprop import options, registry
 from microprop.ch.params import without_later_defaults
 from microprop.config import check_config
-from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
+from microprop.resources import ch_run_minutes, cnn_train_minutes, gpus_for, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_config(config)  # relations between keys that the schema cannot express
@@ -360,6 +360,19 @@ def cnn_runtime(wildcards):
         config, wildcards.model, wildcards.dataset
     )
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
+
+
+def cnn_gpus(wildcards):
+    """GPUs a train_cnn/train_mucha job asks for: one where its device is CUDA (auto: where
+    CUDA is present), else none, so that CPU trainings are not held to the gpu limit of
+    profiles/default (one at a time) but scheduled by their threads. profiles/slurm sets
+    gpu=1 itself (the login node that evaluates this need not have a GPU)."""
+    return gpus_for(CNN_CONFIG["device"])
+
+
+def embedding_gpus(wildcards):
+    """GPUs a cnn_embedding job asks for (as cnn_gpus, for features.cnnpca.device)."""
+    return gpus_for(config["features"]["cnnpca"]["device"])
 
 
 def mucha_options(wildcards):

@@ -44,7 +44,7 @@ rule cnn_embedding:
         "../envs/microprop.yaml"
     threads: 4
     resources:
-        gpu=1,
+        gpu=embedding_gpus,  # 1 where CUDA is present
         mem_mb=per_attempt(8000),
         runtime=per_attempt(60),
         # not a param: the device does not change the embedding (no rerun when it changes)

@@ -91,7 +91,7 @@ rule train_cnn:
         "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]
     resources:
-        gpu=1,
+        gpu=cnn_gpus,  # 1 where CUDA is present (microprop.resources.gpus_for)
         mem_mb=per_attempt(8000),
         runtime=per_attempt(cnn_runtime),
         # not a param: the device does not change the model (no rerun when it changes)
@@ -125,7 +125,7 @@ rule train_mucha:
         "../envs/microprop.yaml"
     threads: MUCHA_CONFIG["threads"]
     resources:
-        gpu=1,
+        gpu=cnn_gpus,  # 1 where CUDA is present (microprop.resources.gpus_for)
         mem_mb=per_attempt(8000),
         runtime=per_attempt(cnn_runtime),
         device=CNN_CONFIG["device"],  # not a param: no rerun when it changes
