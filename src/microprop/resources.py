@@ -117,8 +117,8 @@ def gpus_for(device: str, cuda: bool | None = None) -> int:
     cluster profile sets the resource itself (``profiles/slurm``: the login node that
     evaluates it need not have the nodes' GPUs).
 
-    >>> gpus_for("cpu"), gpus_for("cuda:1"), gpus_for("auto", cuda=True), gpus_for("auto", cuda=False)
-    (0, 1, 1, 0)
+    >>> gpus_for("cpu"), gpus_for("cuda:1"), gpus_for("auto", cuda=False)
+    (0, 1, 0)
     """
     if device == "cpu":
         return 0
