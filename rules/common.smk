@@ -349,8 +349,14 @@ def max_test(wildcards):
 
 
 def calibration_options(family):
-    """Conformal calibration of a model family (microprop.uncertainty.calibrate)."""
-    return options.calibration_options(config, family)
+    """Conformal calibration of a model family (microprop.uncertainty.calibrate), a params
+    function: below fraction 1 it is uncertainty.fraction_calibration's."""
+    return lambda w: options.calibration_options(config, family, w.frac)
+
+
+def calibration_by_run(family):
+    """Whether a PCR's or SVR's calibration follows CH's runs (params function)."""
+    return lambda w: options.calibration_by_run(config, family, w.frac)
 
 
 def cnn_runtime(wildcards):

@@ -31,7 +31,7 @@ rule train_pcr:
         ],
         max_test=max_test,
         calibration=calibration_options("pcr"),
-        group_by_run=UNCERTAINTY["group_by_run"],
+        group_by_run=calibration_by_run("pcr"),  # CH: runs as folds (cv) or as the held-out part (split)
     script:
         "../workflow/scripts/train_pcr.py"
 
@@ -68,7 +68,7 @@ rule train_svr:
         feature_seed=config["seed"],
         max_test=max_test,
         calibration=calibration_options("svr"),
-        group_by_run=UNCERTAINTY["group_by_run"],
+        group_by_run=calibration_by_run("svr"),
     script:
         "../workflow/scripts/train_svr.py"
 
