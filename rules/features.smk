@@ -52,6 +52,7 @@ rule cnn_embedding:
     params:
         weights=FEATURE_CONFIG["cnnpca"]["embedding_weights"],
         download=FEATURE_CONFIG["cnnpca"]["download_weights"],
+        weights_fallback=FEATURE_CONFIG["cnnpca"]["weights_fallback"],
         batch_size=FEATURE_CONFIG["cnnpca"]["batch_size"],
         image_size=FEATURE_CONFIG["cnnpca"]["image_size"],
         seed=config["seed"],

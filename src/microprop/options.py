@@ -159,6 +159,8 @@ def cnn_options(config: Mapping, model_id: str) -> dict:
     keys += ("plateau_patience", "patience", "val_fraction") + CNN_SHARED_KEYS
     options = {k: cnn[k] for k in keys}
     options["download"] = cnn["download_weights"]
+    if registry.model(model_id).pretrained:  # no new param (no rerun) for the others
+        options["weights_fallback"] = cnn["weights_fallback"]
     options["cpu_amp"] = registry.model(model_id).arch not in cnn["cpu_float32"]
     options.update(cnn_budget(config, model_id))
     return options
