@@ -2,10 +2,12 @@
 # functions and the list of final targets. No science here (that is src/microprop).
 
 import re
+import sys
 
 from snakemake.utils import validate
 
 from microprop import options, registry
+from microprop import runtime as job_times
 from microprop.ch.params import without_later_defaults
 from microprop.config import check_config
 from microprop.resources import ch_run_minutes, cnn_train_minutes, gpus_for, per_attempt
@@ -154,6 +156,11 @@ STUDY_OUTPUTS = {
         "results/tables/semisupervised_{dataset}.md",
     ],
     "design": ["results/figures/design_ch.png", "results/tables/design_ch.md"],
+    "runtime": [
+        "results/tables/runtime.md",
+        "results/tables/runtime.csv",
+        "results/tables/runtime_jobs.csv",
+    ],
 }
 
 
@@ -172,6 +179,29 @@ def study_targets():
         for path in STUDY_OUTPUTS[study]:
             targets += expand(path, dataset=study_datasets(study))
     return list(dict.fromkeys(targets))
+
+
+def runtime_inputs(wildcards):
+    """Every other final target: the runtime tables come last, when every job of the run
+    has written its benchmark file (microprop.runtime)."""
+    own = set(STUDY_OUTPUTS["runtime"])
+    return [t for t in final_targets() if t not in own]
+
+
+# The job DAG of the latest run (every job, those up to date too), written when the run
+# starts (onstart in the Snakefile); the runtime rule reads it.
+DAG_RECORD = "results/benchmarks/dag.json"
+
+
+def record_dag():
+    """Write this invocation's job DAG to DAG_RECORD (microprop.runtime.dag_records). A
+    failure is reported and never stops the run: runtime.md then says so."""
+    try:
+        job_times.write_dag(
+            DAG_RECORD, job_times.dag_records(workflow.dag), workflow.cores
+        )
+    except Exception as err:  # Snakemake's DAG object is not a public API
+        print(f"job DAG not recorded ({DAG_RECORD}): {err!r}", file=sys.stderr)
 
 
 def frac_str(frac):
