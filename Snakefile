@@ -49,3 +49,4 @@ onstart:
 
     for path in remove_stale_partials("results"):
         print(f"removed {path}, left by an interrupted job", file=sys.stderr)
+    record_dag()  # which job feeds which, for results/tables/runtime.md

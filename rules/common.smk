@@ -2,13 +2,15 @@
 # functions and the list of final targets. No science here (that is src/microprop).
 
 import re
+import sys
 
 from snakemake.utils import validate
 
 from microprop import options, registry
+from microprop import runtime as job_times
 from microprop.ch.params import without_later_defaults
 from microprop.config import check_config
-from microprop.resources import ch_run_minutes, cnn_train_minutes, per_attempt
+from microprop.resources import ch_run_minutes, cnn_train_minutes, gpus_for, per_attempt
 
 validate(config, "../workflow/schemas/config.schema.yaml")
 check_config(config)  # relations between keys that the schema cannot express
@@ -154,6 +156,11 @@ STUDY_OUTPUTS = {
         "results/tables/semisupervised_{dataset}.md",
     ],
     "design": ["results/figures/design_ch.png", "results/tables/design_ch.md"],
+    "runtime": [
+        "results/tables/runtime.md",
+        "results/tables/runtime.csv",
+        "results/tables/runtime_jobs.csv",
+    ],
 }
 
 
@@ -172,6 +179,29 @@ def study_targets():
         for path in STUDY_OUTPUTS[study]:
             targets += expand(path, dataset=study_datasets(study))
     return list(dict.fromkeys(targets))
+
+
+def runtime_inputs(wildcards):
+    """Every other final target: the runtime tables come last, when every job of the run
+    has written its benchmark file (microprop.runtime)."""
+    own = set(STUDY_OUTPUTS["runtime"])
+    return [t for t in final_targets() if t not in own]
+
+
+# The job DAG of the latest run (every job, those up to date too), written when the run
+# starts (onstart in the Snakefile); the runtime rule reads it.
+DAG_RECORD = "results/benchmarks/dag.json"
+
+
+def record_dag():
+    """Write this invocation's job DAG to DAG_RECORD (microprop.runtime.dag_records). A
+    failure is reported and never stops the run: runtime.md then says so."""
+    try:
+        job_times.write_dag(
+            DAG_RECORD, job_times.dag_records(workflow.dag), workflow.cores
+        )
+    except Exception as err:  # Snakemake's DAG object is not a public API
+        print(f"job DAG not recorded ({DAG_RECORD}): {err!r}", file=sys.stderr)
 
 
 def frac_str(frac):
@@ -349,8 +379,14 @@ def max_test(wildcards):
 
 
 def calibration_options(family):
-    """Conformal calibration of a model family (microprop.uncertainty.calibrate)."""
-    return options.calibration_options(config, family)
+    """Conformal calibration of a model family (microprop.uncertainty.calibrate), a params
+    function: below fraction 1 it is uncertainty.fraction_calibration's."""
+    return lambda w: options.calibration_options(config, family, w.frac)
+
+
+def calibration_by_run(family):
+    """Whether a PCR's or SVR's calibration follows CH's runs (params function)."""
+    return lambda w: options.calibration_by_run(config, family, w.frac)
 
 
 def cnn_runtime(wildcards):
@@ -360,6 +396,19 @@ def cnn_runtime(wildcards):
         config, wildcards.model, wildcards.dataset
     )
     return cnn_train_minutes(n, epochs, arch, CNN_CONFIG["device"])
+
+
+def cnn_gpus(wildcards):
+    """GPUs a train_cnn/train_mucha job asks for: one where its device is CUDA (auto: where
+    CUDA is present), else none, so that CPU trainings are not held to the gpu limit of
+    profiles/default (one at a time) but scheduled by their threads. profiles/slurm sets
+    gpu=1 itself (the login node that evaluates this need not have a GPU)."""
+    return gpus_for(CNN_CONFIG["device"])
+
+
+def embedding_gpus(wildcards):
+    """GPUs a cnn_embedding job asks for (as cnn_gpus, for features.cnnpca.device)."""
+    return gpus_for(config["features"]["cnnpca"]["device"])
 
 
 def mucha_options(wildcards):

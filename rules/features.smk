@@ -44,7 +44,7 @@ rule cnn_embedding:
         "../envs/microprop.yaml"
     threads: 4
     resources:
-        gpu=1,
+        gpu=embedding_gpus,  # 1 where CUDA is present
         mem_mb=per_attempt(8000),
         runtime=per_attempt(60),
         # not a param: the device does not change the embedding (no rerun when it changes)
@@ -52,6 +52,7 @@ rule cnn_embedding:
     params:
         weights=FEATURE_CONFIG["cnnpca"]["embedding_weights"],
         download=FEATURE_CONFIG["cnnpca"]["download_weights"],
+        weights_fallback=FEATURE_CONFIG["cnnpca"]["weights_fallback"],
         batch_size=FEATURE_CONFIG["cnnpca"]["batch_size"],
         image_size=FEATURE_CONFIG["cnnpca"]["image_size"],
         seed=config["seed"],

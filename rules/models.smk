@@ -31,7 +31,7 @@ rule train_pcr:
         ],
         max_test=max_test,
         calibration=calibration_options("pcr"),
-        group_by_run=UNCERTAINTY["group_by_run"],
+        group_by_run=calibration_by_run("pcr"),  # CH: runs as folds (cv) or as the held-out part (split)
     script:
         "../workflow/scripts/train_pcr.py"
 
@@ -68,7 +68,7 @@ rule train_svr:
         feature_seed=config["seed"],
         max_test=max_test,
         calibration=calibration_options("svr"),
-        group_by_run=UNCERTAINTY["group_by_run"],
+        group_by_run=calibration_by_run("svr"),
     script:
         "../workflow/scripts/train_svr.py"
 
@@ -91,7 +91,7 @@ rule train_cnn:
         "../envs/microprop.yaml"
     threads: CNN_CONFIG["threads"]
     resources:
-        gpu=1,
+        gpu=cnn_gpus,  # 1 where CUDA is present (microprop.resources.gpus_for)
         mem_mb=per_attempt(8000),
         runtime=per_attempt(cnn_runtime),
         # not a param: the device does not change the model (no rerun when it changes)
@@ -125,7 +125,7 @@ rule train_mucha:
         "../envs/microprop.yaml"
     threads: MUCHA_CONFIG["threads"]
     resources:
-        gpu=1,
+        gpu=cnn_gpus,  # 1 where CUDA is present (microprop.resources.gpus_for)
         mem_mb=per_attempt(8000),
         runtime=per_attempt(cnn_runtime),
         device=CNN_CONFIG["device"],  # not a param: no rerun when it changes

@@ -8,6 +8,7 @@ localrules:
     metrics_table,
     symmetry_study,
     uncertainty_table,
+    runtime,
 
 
 rule table2:
@@ -196,3 +197,32 @@ rule uncertainty_table:
         runtime=per_attempt(5),
     script:
         "../workflow/scripts/uncertainty_table.py"
+
+
+rule runtime:
+    input:
+        targets=runtime_inputs,  # every other target: this job comes last
+    output:
+        md=report(
+            "results/tables/runtime.md",
+            caption="../workflow/report/runtime.rst",
+            category="Run time",
+            labels={"table": "run time", "format": "md"},
+        ),
+        csv="results/tables/runtime.csv",
+        jobs="results/tables/runtime_jobs.csv",
+    log:
+        logpath("runtime"),
+    benchmark:
+        benchpath("runtime")
+    conda:
+        "../envs/microprop.yaml"
+    threads: 1
+    resources:
+        mem_mb=per_attempt(1000),
+        runtime=per_attempt(5),
+    params:
+        dag=DAG_RECORD,  # not an input: written by the run itself, when it starts
+        root=".",
+    script:
+        "../workflow/scripts/runtime.py"

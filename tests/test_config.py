@@ -6,6 +6,7 @@ import pytest
 import yaml
 from helpers import REPO, copy_workflow, merge, merged_config, snakemake
 
+from microprop import registry
 from microprop.config import ConfigError, check_config, config_problems
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
@@ -229,3 +230,39 @@ def test_sizes_that_cannot_train_are_named_with_their_keys():
     # PCR and SVR fit on one image (infinite intervals, with a warning): no problem
     overlay["studies"]["fraction_models"] = ["grad-pcr", "grad-svr"]
     assert config_problems(merge(merged_config(), overlay)) == []
+
+
+@pytest.mark.parametrize("study", ["symmetry", "semisupervised"])
+def test_a_small_data_study_on_cfd_is_stopped(study):
+    """Issue 42: cfd's 0.1 % of 800 training images is 1 image, on which resnet18 cannot
+    fit; the default small-data studies leave cfd out, and putting it back is named."""
+    config = merged_config()
+    assert "cfd" in config["datasets"] and "cfd" not in config["studies"][study]["datasets"]
+    overlay = {"studies": {study: {"datasets": ["ising", "ch", "cfd"]}}}
+    problems = config_problems(merge(config, overlay))
+    cnns = [m for m in config["studies"][study]["models"] if registry.model(m).kind == "cnn"]
+    assert problems == [
+        f"studies.{study}.fractions 0.001 of cfd's 800 training images (cfd.n_images - "
+        f"cfd.n_test): 1 image for {model}, which fits on at least 2"
+        for model in cnns
+    ]
+
+
+def test_every_model_of_the_default_config_gets_what_it_fits_on():
+    """Issue 42: every training of the default plan, at every fraction, on every dataset,
+    keeps at least FIT_MIN images to fit after its calibration part."""
+    from microprop.config import FIT_MIN, _trainings, calibration_method, split_sizes, subset_size
+
+    config = merged_config()
+    smallest = {}
+    for dataset in config["datasets"]:
+        n_train = split_sizes(config, dataset)[0]
+        for model, frac, _ in _trainings(config, dataset):
+            kind = registry.model(model).kind
+            n = subset_size(n_train, frac)
+            if calibration_method(config, kind, frac) == "split":
+                n -= min(max(1, round(config["uncertainty"]["calibration_fraction"] * n)), n - 1)
+            assert n >= FIT_MIN[kind], (dataset, model, frac)
+            smallest[kind] = min(smallest.get(kind, n), n)
+    # the fraction study's 0.1 % of cfd (1 image) is the smallest: PCR and SVR only
+    assert smallest["pcr"] == smallest["svr"] == 1 and smallest["cnn"] >= 2

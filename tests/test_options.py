@@ -107,6 +107,40 @@ def test_max_test_and_calibration(smoke):
     assert calibration["level"] == smoke["uncertainty"]["level"]
 
 
+def test_fraction_studies_calibrate_on_a_split_and_table2_by_cv(config):
+    """Issue 42: below fraction 1 a PCR or SVR fits once and calibrates on a held-out part
+    (uncertainty.fraction_calibration); Table 2's models keep the cv calibration."""
+    uncertainty = config["uncertainty"]
+    assert uncertainty["calibration"]["svr"] == uncertainty["calibration"]["pcr"] == "cv"
+    for family in ("pcr", "svr"):
+        full = options.calibration_options(config, family, "1.0")
+        assert full == options.calibration_options(config, family)  # the default: Table 2
+        assert full["method"] == "cv" and full["folds"] == uncertainty["cv_folds"]
+        assert "fraction" not in full
+        part = options.calibration_options(config, family, "0.01")
+        assert part["method"] == "split"
+        assert part["fraction"] == uncertainty["calibration_fraction"]
+        assert {k: v for k, v in part.items() if k not in ("method", "fraction")} == {
+            k: v for k, v in full.items() if k not in ("method", "folds")
+        }
+        # CH: the cv calibration adds leave-runs-out folds; the split follows split_by_run
+        assert options.calibration_by_run(config, family, "1.0") is uncertainty["group_by_run"]
+        assert options.calibration_by_run(config, family, "0.1") is uncertainty["split_by_run"]
+    for family in ("cnn", "mucha"):  # no extra fits to save: unchanged
+        assert options.calibration_options(config, family, "0.1") == options.calibration_options(
+            config, family, "1.0"
+        )
+    # an overlay keeps cv at every fraction
+    cv_everywhere = {
+        **config,
+        "uncertainty": {
+            **uncertainty,
+            "fraction_calibration": {**uncertainty["fraction_calibration"], "svr": "cv"},
+        },
+    }
+    assert options.calibration_options(cv_everywhere, "svr", "0.1")["method"] == "cv"
+
+
 def test_cnn_runtime_plan(config):
     # the paper's CH: 20 runs, 2 held out, 2000 + 10000 / 10 images per run
     ch = config["ch"]

@@ -420,6 +420,37 @@ def test_one_training_image_gives_infinite_intervals(method):
     assert np.isinf(table["upper"]).all() and metrics["coverage"] == 1.0
 
 
+@pytest.mark.parametrize("n_components", [0, 20])
+def test_an_svr_fits_one_image_with_a_split_calibration(n_components):
+    """The default fraction study's smallest point (cfd, 0.1 % of 800: 1 image) with
+    uncertainty.fraction_calibration's split: the CV grid falls back to fixed values, a
+    model PCA (cnnpca-, twopoint-svr) keeps one component, the intervals are infinite."""
+    from microprop.models import SVRegressor
+    from microprop.models.svr import choose_hyperparameters
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    data = Dataset(
+        rng.normal(size=(n, 30)),
+        rng.uniform(1, 800, n),
+        np.where(np.arange(n) % 5 == 0, TEST, TRAIN),
+    )
+    train = np.flatnonzero(data.split == TRAIN)[:1]
+    search = {"cv_folds": 5}
+    fixed = {"C": 100.0, "gamma": "scale", "epsilon": 0.1}
+    options = {"standardize": not n_components, "n_components": n_components}
+    hyper, _, used = choose_hyperparameters(
+        "grid", data.images[train], data.property[train], fixed, search, **options
+    )
+    assert used == "fixed"
+    calibration = {"method": "split", "fraction": 0.2, "score": "adaptive"}
+    model, metrics, table = fit_evaluate(
+        SVRegressor(**hyper, **options), data, 0.001, 0, calibration=calibration
+    )
+    assert metrics["n_train"] == metrics["n_fit"] == 1
+    assert np.isfinite(table["predicted"]).all() and np.isinf(table["upper"]).all()
+
+
 def test_interval_features_benchmark_sees_noise_the_prediction_cannot(tmp_path):
     """benchmarks/interval_features.py on data whose noise is set by a second feature.
 

@@ -53,6 +53,7 @@ STUDY_OUTPUTS = {
         "results/tables/semisupervised_{d}.md",
     ],
     "design": ["results/figures/design_ch.png", "results/tables/design_ch.md"],
+    "runtime": ["results/tables/runtime.md", "results/tables/runtime.csv"],
 }
 PER_DATASET_FIGURES = {  # rule -> study that asks for it, one job per dataset
     "fig01_examples": "examples",
@@ -99,6 +100,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
     for rule, study in PER_DATASET_FIGURES.items():
         jobs[rule] = len(study_datasets(config, study)) if study in targets else 0
     jobs["table2"] = int("table2" in targets)
+    jobs["runtime"] = int("runtime" in targets)
     jobs["uncertainty_table"] = int("uncertainty" in targets)
     jobs["fig02_histograms"] = int("histograms" in targets)
     jobs["figD18_zoo_rmse"] = jobs["figD19_zoo_r2"] = int("zoo" in targets)
@@ -581,3 +583,8 @@ def test_report_front_page_describes_only_the_datasets_of_the_run(datasets):
     html = publish_parts(rst, writer="html", settings_overrides={"report_level": 2})
     shown = re.findall(r"<em>(ising|ch|cfd)</em>", html["html_body"])
     assert shown == datasets, shown
+    assert "runtime" in config["studies"]["targets"]  # the run-time table is named (issue 42)
+    assert "results/tables/runtime.md" in html["html_body"]
+    config["studies"]["targets"] = ["table2"]
+    rst = env.from_string(text).render(snakemake=type("S", (), {"config": config}))
+    assert "runtime.md" not in rst

@@ -159,6 +159,24 @@ def split_sizes(config: Mapping, dataset: str) -> tuple[int, int, str, str]:
     )
 
 
+def calibration_method(config: Mapping, family: str, frac: float | str = 1.0) -> str:
+    """The conformal calibration of a model family trained on a fraction of the training
+    images: ``uncertainty.calibration`` at fraction 1 (Table 2), else
+    ``uncertainty.fraction_calibration`` (the fraction and small-data studies; a model
+    path is one job whichever studies read it, so the choice follows the fraction).
+
+    >>> u = {"uncertainty": {"calibration": {"svr": "cv"},
+    ...                      "fraction_calibration": {"svr": "split"}}}
+    >>> calibration_method(u, "svr", "1.0"), calibration_method(u, "svr", 0.01)
+    ('cv', 'split')
+    """
+    uncertainty = config.get("uncertainty", {})
+    chosen = uncertainty.get("calibration", {}).get(family)
+    if float(frac) < 1.0:
+        chosen = uncertainty.get("fraction_calibration", {}).get(family) or chosen
+    return chosen
+
+
 def subset_size(n_train: int, frac: float) -> int:
     """Images of a training fraction (microprop.models.training_subset: at least one)."""
     return max(1, math.ceil(frac * n_train - 1e-9))
@@ -212,7 +230,6 @@ def size_problems(config: Mapping) -> list[str]:
       2 test images)']
     """
     problems: list[str] = []
-    calibration = config.get("uncertainty", {}).get("calibration", {})
     cal_fraction = config.get("uncertainty", {}).get("calibration_fraction", 0.2)
     max_test = config.get("studies", {}).get("max_test") or {}
     for dataset in config.get("datasets", []):
@@ -245,11 +262,12 @@ def size_problems(config: Mapping) -> list[str]:
             if cap and cap < n:
                 n, keys = cap, f"{cap_key} ({cap})"
             n_fit, why = n, ""
-            if calibration.get(family) == "split":
+            if calibration_method(config, family, frac) == "split":
                 n_cal = min(max(1, round(cal_fraction * n)), max(n - 1, 0))
                 n_fit = n - n_cal
+                key = "calibration" if frac >= 1 else "fraction_calibration"
                 why = (
-                    f", {n_cal} of them held out by uncertainty.calibration.{family}: split"
+                    f", {n_cal} of them held out by uncertainty.{key}.{family}: split"
                     f" (uncertainty.calibration_fraction {cal_fraction:g})"
                 )
             if n_fit < FIT_MIN[family]:

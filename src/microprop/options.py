@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from microprop import registry
-from microprop.config import split_sizes
+from microprop.config import calibration_method, split_sizes
 
 # models.cnn settings that MuCha (kind mucha) shares
 CNN_SHARED_KEYS = (
@@ -46,10 +46,12 @@ def max_test(config: Mapping, dataset: str, frac: str | float) -> int:
     return config["studies"]["max_test"].get(dataset, 0)
 
 
-def calibration_options(config: Mapping, family: str) -> dict:
-    """Conformal calibration of a model family (microprop.uncertainty.calibrate)."""
+def calibration_options(config: Mapping, family: str, frac: str | float = "1.0") -> dict:
+    """Conformal calibration of a model family trained on a fraction ``frac`` of the
+    training images (microprop.uncertainty.calibrate; the method:
+    :func:`microprop.config.calibration_method`)."""
     uncertainty = config["uncertainty"]
-    method = uncertainty["calibration"][family]
+    method = calibration_method(config, family, frac)
     options = {"method": method}
     if method == "cv":
         options["folds"] = uncertainty["cv_folds"]
@@ -57,6 +59,22 @@ def calibration_options(config: Mapping, family: str) -> dict:
         options["fraction"] = uncertainty["calibration_fraction"]
     keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale", "n_bins")
     return options | {k: uncertainty[k] for k in keys}
+
+
+def calibration_by_run(config: Mapping, family: str, frac: str | float = "1.0") -> bool:
+    """Whether the calibration of a PCR or SVR follows the runs of a dataset that has them
+    (CH): a ``cv`` calibration adds leave-runs-out folds (``uncertainty.group_by_run``), a
+    ``split`` one holds out whole runs (``uncertainty.split_by_run``, as MuCha's).
+
+    >>> u = {"uncertainty": {"calibration": {"svr": "cv"}, "fraction_calibration":
+    ...      {"svr": "split"}, "group_by_run": True, "split_by_run": False}}
+    >>> calibration_by_run(u, "svr", "1.0"), calibration_by_run(u, "svr", "0.1")
+    (True, False)
+    """
+    uncertainty = config["uncertainty"]
+    if calibration_method(config, family, frac) == "split":
+        return uncertainty["split_by_run"]
+    return uncertainty["group_by_run"]
 
 
 # --- SVR (rule train_svr) ---------------------------------------------------------------
@@ -141,6 +159,8 @@ def cnn_options(config: Mapping, model_id: str) -> dict:
     keys += ("plateau_patience", "patience", "val_fraction") + CNN_SHARED_KEYS
     options = {k: cnn[k] for k in keys}
     options["download"] = cnn["download_weights"]
+    if registry.model(model_id).pretrained:  # no new param (no rerun) for the others
+        options["weights_fallback"] = cnn["weights_fallback"]
     options["cpu_amp"] = registry.model(model_id).arch not in cnn["cpu_float32"]
     options.update(cnn_budget(config, model_id))
     return options

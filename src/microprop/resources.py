@@ -9,6 +9,7 @@ busier nodes.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -86,3 +87,41 @@ def training_minutes(n_images: int, epochs: int, images_per_second: float) -> in
     """
     seconds = n_images * epochs / images_per_second
     return 5 + math.ceil(SAFETY * seconds / 60)
+
+
+# --- GPUs -------------------------------------------------------------------------------
+
+
+@functools.cache
+def cuda_present() -> bool:
+    """Whether torch sees a CUDA device here (False where torch cannot be imported).
+
+    The same test as the jobs' ``device: auto`` (``torch.cuda.is_available()``), asked once
+    per process: Snakemake evaluates a rule's resources in its own process, so this is the
+    machine that runs the local jobs.
+    """
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def gpus_for(device: str, cuda: bool | None = None) -> int:
+    """GPUs a job whose torch ``device`` setting is ``device`` asks the scheduler for.
+
+    ``cpu``: none; ``cuda``/``cuda:N``: one; ``auto``: one where CUDA is present, none
+    otherwise (``cuda`` defaults to :func:`cuda_present`). A job asking for none is not
+    held back by the ``gpu`` limit of ``profiles/default``, so on a machine without a GPU
+    the CNN jobs run side by side as their ``threads`` allow, like every other job. A
+    cluster profile sets the resource itself (``profiles/slurm``: the login node that
+    evaluates it need not have the nodes' GPUs).
+
+    >>> gpus_for("cpu"), gpus_for("cuda:1"), gpus_for("auto", cuda=False)
+    (0, 1, 0)
+    """
+    if device == "cpu":
+        return 0
+    if device.startswith("cuda"):
+        return 1
+    return int(cuda_present() if cuda is None else cuda)

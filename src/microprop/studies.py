@@ -97,11 +97,37 @@ METRIC_COLUMNS = [
     "flag",
     "threads",
     "augment",
+    "weights",
     *(f"rmse {g}" for g in STEP_GROUPS),  # CH: RMSE per step group (issue 41)
 ]
 
 
 # --------------------------------------------------------------------------- metrics
+
+
+def weights_note(metrics: dict) -> str | None:
+    """Where a model did not start from the ImageNet weights the paper's model used: a
+    -pretrained CNN or a CNN-PCA embedding that fell back to random weights offline
+    (``weights_fallback``), or an embedding with random weights by choice (None: neither).
+
+    >>> weights_note({"weights_fallback": "ImageNet weights unavailable (...)"})
+    'random init: ImageNet weights unavailable offline'
+    >>> weights_note({"features": {"name": "cnnpca", "options": {"weights": "random"}}})
+    'random ResNet18 embedding'
+    >>> weights_note({"features": {"name": "grad", "options": {}}}) is None
+    True
+    """
+    features = metrics.get("features") or {}
+    if metrics.get("weights_fallback"):
+        return "random init: ImageNet weights unavailable offline"
+    if features.get("weights_fallback"):
+        return "random ResNet18 embedding: ImageNet weights unavailable offline"
+    if (
+        features.get("name") == "cnnpca"
+        and (features.get("options") or {}).get("weights") == "random"
+    ):
+        return "random ResNet18 embedding"
+    return None
 
 
 def read_metrics(path: str | Path) -> dict:
@@ -119,6 +145,7 @@ def read_metrics(path: str | Path) -> dict:
     hyper = m.get("hyperparameters") or {}
     row["search"] = (m.get("cv") or {}).get("method") or hyper.get("method")
     row["augment"] = (hyper.get("augment") or {}).get("group")  # a CNN's symmetry group
+    row["weights"] = weights_note(m)
     threads = m.get("threads")
     row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
     for group, values in (m.get("rmse_by_step_group") or {}).items():
@@ -212,7 +239,8 @@ def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.Dat
     Several seeds give mean and standard deviation; the paper's values and our minus the
     paper's are beside them (NaN where the paper has no such model). ``trained`` says how
     the model was trained (:func:`training_note`), ``below_paper_scale`` why it is below
-    the paper's scale (empty: at scale), ``flag`` a CNN's warning (e.g. did not learn).
+    the paper's scale (empty: at scale), ``flag`` a CNN's warning (e.g. did not learn)
+    and where a model did not start from ImageNet weights (:func:`weights_note`).
 
     >>> m = pd.DataFrame({"dataset": ["ising"] * 2, "model": ["grad-pcr"] * 2,
     ...                   "frac": [1.0, 1.0], "seed": [0, 1], "rmse": [16.0, 18.0],
@@ -242,7 +270,10 @@ def table2(metrics: pd.DataFrame, models: Sequence[str] | None = None) -> pd.Dat
                 "r2_diff": r2 - paper[1],
                 "trained": trained,
                 "below_paper_scale": "; ".join(below),
-                "flag": _first(group, "flag"),
+                "flag": "; ".join(
+                    _text(_first(group, c)) for c in ("flag", "weights") if _first(group, c)
+                )
+                or None,
                 "worst_step_group": worst_step_group(group),
             }
         )
@@ -308,8 +339,18 @@ def table2_markdown(table: pd.DataFrame) -> str:
         if len(rows):
             reasons = "; ".join(f"{r.model}: {r.below_paper_scale}" for r in rows.itertuples())
             parts.append(f"† below the paper's scale: {reasons}.\n")
-        worst = table[table["dataset"] == dataset]
-        worst = worst[worst.get("worst_step_group", pd.Series("", worst.index)) != ""]
+        rows = table[table["dataset"] == dataset]
+        random = [
+            r.model for r in rows.itertuples() if "ImageNet weights unavailable" in _text(r.flag)
+        ]
+        if random:
+            parts.append(
+                f"Not the paper's ImageNet initialisation: {', '.join(random)} started from "
+                "random weights, the ImageNet ones being neither in torchvision's cache nor "
+                "downloadable (models.cnn.weights_fallback, features.cnnpca.weights_fallback: "
+                "random; their metrics.json give the reason).\n"
+            )
+        worst = rows[rows.get("worst_step_group", pd.Series("", rows.index)) != ""]
         if len(worst):
             groups = "; ".join(f"{r.model}: {r.worst_step_group}" for r in worst.itertuples())
             parts.append(f"Largest error by step group (RMSE): {groups}.\n")

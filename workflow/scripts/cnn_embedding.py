@@ -20,8 +20,11 @@ embedder = ResNetEmbedding(
     image_size=sm.params.image_size,
     seed=sm.params.seed,
     download=sm.params.download,
+    weights_fallback=sm.params.weights_fallback,
 ).fit()
-log.info("ResNet18 (%s weights) on %s, %d threads", sm.params.weights, embedder.device_, sm.threads)
+log.info(
+    "ResNet18 (%s weights) on %s, %d threads", embedder.weights_used_, embedder.device_, sm.threads
+)
 t0 = time.perf_counter()
 embedding = embedder.transform(ds.images)
 seconds = time.perf_counter() - t0
@@ -38,7 +41,11 @@ write_features(
     ds,
     {
         "feature": "cnnembed",
-        "weights": sm.params.weights,
+        # the weights used (cnnpca-svr's record, and `microprop predict` recomputes with
+        # them): "random" where the ImageNet ones were unavailable, the reason beside
+        "weights": embedder.weights_used_,
+        "weights_requested": sm.params.weights,
+        "weights_fallback": embedder.weights_fallback_ or "",
         "device": embedder.device_,
         "image_size": sm.params.image_size,
         "seconds": seconds,

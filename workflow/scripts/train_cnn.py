@@ -74,6 +74,8 @@ metrics.update(
     hyperparameters={**model.hyperparameters(), "max_train": max_train},
     features=feature_record(w.model, data.attrs if mucha else None),
 )
+if model.weights_fallback_:  # a -pretrained CNN that started from random weights (offline)
+    metrics["weights_fallback"] = model.weights_fallback_
 if by_run and validates:
     metrics["validation_runs"] = [int(r) for r in model.val_groups_]
 elif by_run:

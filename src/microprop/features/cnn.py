@@ -21,19 +21,23 @@ from sklearn.decomposition import PCA
 from microprop.features.batching import check_images
 from microprop.io import TRAIN
 from microprop.logs import Progress
-from microprop.weights import imagenet_state_dict, imagenet_weights
+from microprop.weights import imagenet_or_random, imagenet_weights
 
 log = logging.getLogger(__name__)
 
 WEIGHTS = ("imagenet", "random")
 
 
-def resnet18_backbone(weights: str = "imagenet", seed: int = 0, download: bool = True):
+def resnet18_backbone(
+    weights: str = "imagenet", seed: int = 0, download: bool = True, fallback: str = "error"
+):
     """ResNet18 without its classifier (outputs the 512-value average pool), in eval mode.
 
     ``download=False`` never touches the network: the ImageNet weights must be in the
     cache. A missing or unreadable weights file raises :class:`MissingWeightsError`
-    naming the file torchvision expects.
+    naming the file torchvision expects, unless ``fallback="random"``: then the backbone
+    keeps its seeded random initialisation and its attribute ``weights_fallback`` says
+    why (None where nothing fell back).
     """
     import torch
     from torchvision.models import resnet18
@@ -43,10 +47,12 @@ def resnet18_backbone(weights: str = "imagenet", seed: int = 0, download: bool =
     with torch.random.fork_rng(devices=[]):  # seeded init, global RNG left untouched
         torch.manual_seed(seed)
         model = resnet18(weights=None)
+    model.weights_fallback = None
     if weights == "imagenet":
-        fallback = ", or set features: cnnpca: embedding_weights: random"
-        state = imagenet_state_dict("resnet18", download, fallback)
-        model.load_state_dict(state)
+        hint = ", or set features: cnnpca: embedding_weights: random"
+        state, model.weights_fallback = imagenet_or_random("resnet18", download, fallback, hint)
+        if state is not None:
+            model.load_state_dict(state)
     model.fc = torch.nn.Identity()
     return model.eval()
 
@@ -64,6 +70,8 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
     """512-value ResNet18 embedding of (N, H, W) uint8 images -> (N, 512) float32.
 
     ``fit`` only loads the network (``model_``); nothing is learned from the data.
+    ``weights_fallback="random"``: ImageNet weights that are unavailable leave the
+    seeded random ResNet18 (``weights_used_`` "random", ``weights_fallback_`` the reason).
     ``image_size``: images are resized (bilinear) to this edge before the network;
     equal to the image edge (64), nothing is resized.
     """
@@ -76,6 +84,7 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
         image_size: int = 64,
         seed: int = 0,
         download: bool = True,
+        weights_fallback: str = "error",
     ):
         self.weights = weights
         self.batch_size = batch_size
@@ -83,10 +92,14 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
         self.image_size = image_size
         self.seed = seed
         self.download = download
+        self.weights_fallback = weights_fallback
 
     def fit(self, X=None, y=None):
         self.device_ = pick_device(self.device)
-        self.model_ = resnet18_backbone(self.weights, self.seed, self.download).to(self.device_)
+        backbone = resnet18_backbone(self.weights, self.seed, self.download, self.weights_fallback)
+        self.weights_fallback_ = backbone.weights_fallback
+        self.weights_used_ = "random" if self.weights_fallback_ else self.weights
+        self.model_ = backbone.to(self.device_)
         return self
 
     def transform(self, X) -> np.ndarray:

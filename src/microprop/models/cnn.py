@@ -97,7 +97,7 @@ from microprop import registry
 from microprop.registry import TORCHVISION_ARCHS
 from microprop.splits import stream, validation_split
 from microprop.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
-from microprop.weights import imagenet_state_dict
+from microprop.weights import imagenet_or_random
 
 log = logging.getLogger("microprop")
 
@@ -128,6 +128,7 @@ def build_network(
     seed: int = 0,
     download: bool = False,
     periodic: bool = False,
+    weights_fallback: str = "error",
 ) -> nn.Module:
     """A torchvision ``arch`` (or ``p4m``) with a single regression output; seeded init.
 
@@ -135,6 +136,9 @@ def build_network(
     API from the torch cache; a missing file is downloaded only with ``download=True``
     (and where the network allows), otherwise it is an error naming the file.
     ``periodic=True`` gives every convolution and pooling circular padding.
+    ``weights_fallback="random"``: where the ImageNet weights are unavailable the network
+    keeps its random initialisation, and its attribute ``weights_fallback`` says why
+    (:func:`microprop.weights.imagenet_or_random`).
     """
     import torchvision
 
@@ -145,7 +149,9 @@ def build_network(
     if periodic:
         make_periodic(net)
     if pretrained:
-        net.load_state_dict(imagenet_state_dict(arch, download))
+        state, net.weights_fallback = imagenet_or_random(arch, download, weights_fallback)
+        if state is not None:
+            net.load_state_dict(state)
     torch.manual_seed(seed + 1)
     if hasattr(net, "fc"):  # resnets
         net.fc = nn.Linear(net.fc.in_features, 1)
@@ -283,7 +289,9 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     ``symmetric`` trains a periodic network on random D4 transforms and periodic shifts
     and averages its predictions over the 8 D4 transforms. See the module docstring for
     the protocols, the speed settings (``amp``, ``channels_last``) and what happens after
-    training (``bn_recalibrate``, ``min_r2``).
+    training (``bn_recalibrate``, ``min_r2``). ``weights_fallback="random"`` lets a
+    ``pretrained`` network start from its random initialisation where the ImageNet
+    weights are unavailable (offline); ``weights_fallback_`` then says why.
     """
 
     def __init__(
@@ -314,6 +322,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         min_r2: float = 0.1,
         clip_predictions: bool = True,
         download: bool = False,
+        weights_fallback: str = "error",
         threads: int = 0,
         device: str | None = None,
         seed: int = 0,
@@ -344,6 +353,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.min_r2 = min_r2
         self.clip_predictions = clip_predictions
         self.download = download
+        self.weights_fallback = weights_fallback
         self.threads = threads
         self.device = device
         self.seed = seed
@@ -407,7 +417,11 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         self.in_channels_ = int(X.shape[1])
         arch = MUCHA_ARCH if self.protocol == "mucha" else self.arch
         pretrained = self.pretrained and self.protocol == "paper"
-        net = build_network(arch, pretrained, self.seed, self.download, self.symmetric)
+        net = build_network(
+            arch, pretrained, self.seed, self.download, self.symmetric, self.weights_fallback
+        )
+        # why a -pretrained network started from random weights (None: it did not)
+        self.weights_fallback_ = getattr(net, "weights_fallback", None)
         model = _Standardized(net, self.x_mean_, self.x_std_, self.symmetric).to(device)
         model.set_memory_format(self.channels_last)
 

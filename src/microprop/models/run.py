@@ -82,6 +82,8 @@ def feature_record(
             "seed": int(seed),
         }
         record["n_components"] = int(attrs.get("n_components", 0))
+        if embed.get("weights_fallback"):  # ImageNet weights were unavailable offline
+            record["weights_fallback"] = str(embed["weights_fallback"])
     if name == "latent":  # the codes need the autoencoder that made them
         record["autoencoder"] = str(attrs.get("autoencoder", ""))
     return record
