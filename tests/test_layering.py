@@ -30,7 +30,7 @@ def test_features_do_not_import_models(path):
     assert not {n for n in imports(path) if n.startswith("microprop.models")}
 
 
-@pytest.mark.parametrize("module", ["microprop.registry", "microprop.splits"])
+@pytest.mark.parametrize("module", ["microprop.registry", "microprop.splits", "microprop.images"])
 def test_the_shared_tables_import_nothing_of_microprop(module):
     assert imports(module_files(module)[0]) == set()
 

@@ -94,6 +94,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from microprop import registry
+from microprop.images import check_images
 from microprop.registry import TORCHVISION_ARCHS
 from microprop.splits import stream, validation_split
 from microprop.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
@@ -244,15 +245,6 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
     return torch.from_numpy(out).to(xb.device)
 
 
-def _as_nchw(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim == 3:
-        X = X[:, None]
-    if X.ndim != 4:
-        raise ValueError(f"expected images (N, H, W) or (N, C, H, W), got shape {X.shape}")
-    return X
-
-
 def _device(name: str | None) -> torch.device:
     """``None`` or ``"auto"``: CUDA when present, else the CPU."""
     if name and name != "auto":
@@ -384,7 +376,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         """
         if self.protocol not in ("paper", "mucha"):
             raise ValueError(f"protocol must be 'paper' or 'mucha', got {self.protocol!r}")
-        X = _as_nchw(X)
+        X = check_images(X, channels=True)
         y = np.asarray(y, dtype=np.float64)
         if len(X) != len(y) or len(y) < 2:
             raise ValueError(f"need >= 2 aligned samples, got {len(X)} images, {len(y)} targets")
@@ -684,7 +676,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
         """Float32 predictions (no autocast), batches of 256 images."""
-        X = _as_nchw(X)
+        X = check_images(X, channels=True)
         if X.shape[1] != self.in_channels_:
             raise ValueError(f"expected {self.in_channels_} channel(s), got {X.shape[1]}")
         device = _device(self.device)
