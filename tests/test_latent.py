@@ -21,7 +21,6 @@ from microprop.features.latent import (
     as_tensor,
     decode,
     encode,
-    fit_torch,
     invariant_codes,
     latent_features,
     load_autoencoder,
@@ -29,6 +28,7 @@ from microprop.features.latent import (
     save_autoencoder,
     train_autoencoder,
 )
+from microprop.training import fit_torch
 
 # Physics check against the simulator's own energy of the field the image was sampled
 # from: the image keeps every other node of the 128-node grid, quantized to 0..255.

@@ -48,3 +48,8 @@ def test_every_configurable_backend_is_registered():
     from microprop.ch.params import BACKENDS
 
     assert tuple(BACKEND_CLASSES) == BACKENDS
+
+
+def test_the_training_loop_imports_no_features_or_models():
+    names = imports(module_files("microprop.training")[0])
+    assert not {n for n in names if n.startswith(("microprop.features", "microprop.models"))}

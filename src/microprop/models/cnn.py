@@ -28,7 +28,9 @@ Training protocol (``protocol="paper"``, section 3.2.3)
     ``patience`` (20) epochs without a better validation loss, and the best checkpoint
     restored. With ``pretrained=True`` the ImageNet weights are loaded, the new head is
     trained with everything else frozen (up to ``head_epochs``), then the whole network
-    is trained at ``finetune_lr`` (1e-4), both phases with the same stopping rule.
+    is trained at ``finetune_lr`` (1e-4), both phases with the same stopping rule. The
+    epochs run in :func:`microprop.training.train_epochs`, the loop the autoencoder and
+    the design study's models share.
 
 MuCha protocol (``protocol="mucha"``, section 3.2.4)
     SGD at lr 1e-3 with momentum 0.9, L1 loss, a fixed number of epochs, no validation
@@ -86,7 +88,6 @@ import copy
 import logging
 import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -95,9 +96,11 @@ from torch import nn
 
 from microprop import registry
 from microprop.images import check_images
+from microprop.metrics import regression_metrics
 from microprop.registry import TORCHVISION_ARCHS
 from microprop.splits import stream, validation_split
 from microprop.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
+from microprop.training import Checkpoint, shuffled_batches, train_epochs
 from microprop.weights import imagenet_state_dict
 
 log = logging.getLogger("microprop")
@@ -250,18 +253,6 @@ def _device(name: str | None) -> torch.device:
     if name and name != "auto":
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def r2_score(y: torch.Tensor, pred: torch.Tensor) -> float:
-    """Coefficient of determination of ``pred`` for ``y`` (1 - SSE/SST; -inf for SST 0).
-
-    >>> y = torch.tensor([1.0, 2.0, 3.0])
-    >>> r2_score(y, y), r2_score(y, torch.full((3,), 2.0))
-    (1.0, 0.0)
-    """
-    sst = float(((y - y.mean()) ** 2).sum())
-    sse = float(((y - pred) ** 2).sum())
-    return 1.0 - sse / sst if sst > 0 else -math.inf
 
 
 class CNNRegressor(RegressorMixin, BaseEstimator):
@@ -428,7 +419,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 self.patience_,
             )
         self.history_ = []
-        self._best = {"loss": math.inf, "state": None, "epoch": 0}
+        self._checkpoint = Checkpoint()  # the best weights across both phases
         self.epochs_run_ = 0
         self.swa_epochs_ = 0
         if self.protocol == "mucha":
@@ -494,37 +485,32 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             opt, factor=self.plateau_factor, patience=self.plateau_patience_, min_lr=self.min_lr
         )
 
-    def _batches(self, n: int, gen: torch.Generator | None):
-        order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-        for lo in range(0, n, self.batch_size):
-            yield order[lo : lo + self.batch_size]
-
     def _evaluate(self, model, X, y, loss_fn, device) -> tuple[float, float]:
-        """Loss and R² (standardized targets) of eval-mode predictions on (X, y)."""
+        """Loss and R² (standardized targets, :func:`microprop.metrics.regression_metrics`;
+        NaN for non-finite predictions) of eval-mode predictions on (X, y)."""
         model.eval()
         preds = []
         with torch.inference_mode(), self._autocast(device):
             for lo in range(0, len(X), 256):
                 preds.append(model(X[lo : lo + 256]).float())
         pred = torch.cat(preds)
-        return float(loss_fn(pred, y)), r2_score(y, pred)
+        pred_np = pred.double().cpu().numpy()
+        finite = np.isfinite(pred_np).all()
+        r2 = regression_metrics(y.double().cpu().numpy(), pred_np)["r2"] if finite else math.nan
+        return float(loss_fn(pred, y)), r2
 
     def _train(self, model, opt, scheduler, loss_fn, epochs, data, device, gen, phase, swa=None):
-        """One phase: ``epochs`` epochs at most, early stopping on the validation loss.
+        """One phase of :func:`microprop.training.train_epochs`: ``epochs`` epochs at most,
+        early stopping on the validation loss (``patience_``), the plateau ``scheduler``.
 
-        The best checkpoint by validation loss is tracked across phases in ``_best``.
-        ``swa`` (an ``AveragedModel``) receives the weights of the last ``swa_epochs_``
-        epochs.
+        The best checkpoint by validation loss is tracked across phases in
+        ``_checkpoint``. ``swa`` (an ``AveragedModel``) receives the weights of the last
+        ``swa_epochs_`` epochs.
         """
         Xfit, yfit, Xval, yval = data
-        scaler = torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16)
-        best, stale = math.inf, 0
-        t_start = time.perf_counter()
-        for epoch in range(1, epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
-            total = torch.zeros((), device=device)
-            for idx in self._batches(len(yfit), gen):
+
+        def batches():
+            for idx in shuffled_batches(len(yfit), self.batch_size, gen):
                 if len(idx) < 2 and len(yfit) > 1:  # batch norm needs >= 2 samples
                     continue
                 idx = idx.to(device)
@@ -533,70 +519,35 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     xb = random_symmetry(xb, gen)
                 if self.augment:
                     xb = augment_batch(xb, self.augment, self._augment_rng)
-                opt.zero_grad(set_to_none=True)
-                with self._autocast(device):
-                    out = model(xb).float()
-                    loss = loss_fn(out, yb)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                total += loss.detach() * len(idx)
-            train_loss = float(total) / len(yfit)
-            train_seconds = time.perf_counter() - t0
-            val_loss, val_r2 = (
-                self._evaluate(model, Xval, yval, loss_fn, device) if len(yval) else (None, None)
-            )
-            seconds = time.perf_counter() - t0
-            self.epochs_run_ += 1
+                yield xb, yb
+
+        def validate() -> dict:
+            if not len(yval):
+                return {"val_loss": None, "val_r2": None}
+            val_loss, val_r2 = self._evaluate(model, Xval, yval, loss_fn, device)
+            return {"val_loss": val_loss, "val_r2": val_r2}
+
+        def after_epoch(epoch: int) -> None:
             if swa is not None and epoch > epochs - self.swa_epochs_:
                 swa.update_parameters(model)
-            lr = opt.param_groups[0]["lr"]
-            self.history_.append(
-                {
-                    "phase": phase,
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "val_r2": val_r2,
-                    "lr": lr,
-                    "seconds": seconds,
-                    "train_seconds": train_seconds,
-                }
-            )
-            eta = (time.perf_counter() - t_start) / epoch * (epochs - epoch)
-            log.info(
-                "%s epoch %d/%d: train loss %.4g, val loss %s (R2 %s), lr %.2g, %.1f s"
-                " (%.1f training images/s), ETA <= %.0f s",
-                phase,
-                epoch,
-                epochs,
-                train_loss,
-                f"{val_loss:.4g}" if val_loss is not None else "-",
-                f"{val_r2:.3f}" if val_r2 is not None else "-",
-                lr,
-                seconds,
-                len(yfit) / train_seconds,
-                eta,
-            )
-            if val_loss is None:
-                continue
-            if scheduler is not None:
-                scheduler.step(val_loss)
-            if val_loss < self._best["loss"]:
-                self._best = {
-                    "loss": val_loss,
-                    "state": copy.deepcopy(model.state_dict()),
-                    "epoch": self.epochs_run_,
-                }
-            if val_loss < best:
-                best, stale = val_loss, 0
-            else:
-                stale += 1
-                if stale >= self.patience_:
-                    log.info(
-                        "%s: early stop after %d epochs (best val loss %.4g)", phase, epoch, best
-                    )
-                    break
+
+        self.history_ += train_epochs(
+            model,
+            opt,
+            loss_fn,
+            batches,
+            len(yfit),
+            epochs,
+            validate,
+            scheduler=scheduler,
+            patience=self.patience_,
+            checkpoint=self._checkpoint,
+            autocast=lambda: self._autocast(device),
+            scaler=torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16),
+            after_epoch=after_epoch,
+            name=phase,
+        )
+        self.epochs_run_ = self._checkpoint.epochs_run
 
     def _update_bn(self, model, Xfit, gen, device) -> None:
         """BatchNorm running statistics recomputed on the training images (one pass)."""
@@ -613,18 +564,19 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     def _finish(self, model, loss_fn, data, device, gen) -> None:
         """Best checkpoint, BatchNorm recalibration, and the did-not-learn check."""
         Xfit, yfit, Xval, yval = data
-        if self._best["state"] is not None:
-            model.load_state_dict(self._best["state"])
-            self.best_epoch_ = self._best["epoch"]
+        best = self._checkpoint
+        if best.state is not None:
+            model.load_state_dict(best.state)
+            self.best_epoch_ = best.epoch
             log.info(
                 "restored the best checkpoint: epoch %d of %d (val loss %.4g)",
                 self.best_epoch_,
                 self.epochs_run_,
-                self._best["loss"],
+                best.loss,
             )
         else:  # no validation split (MuCha): the final weights
             self.best_epoch_ = self.epochs_run_
-        del self._best
+        del self._checkpoint
         if len(yval):
             Xcheck, ycheck, check = Xval, yval, "validation"
         else:  # a seeded subset of the training images
