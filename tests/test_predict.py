@@ -96,10 +96,16 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
             lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
             "twopoint",
         ),
-        ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
+        (
+            "resnet18",
+            lambda: CNNRegressor(max_epochs=1, min_steps=0, batch_size=16, threads=2),
+            None,
+        ),
         (
             "mucha-resnet34",
-            lambda: CNNRegressor(arch="resnet34", protocol="mucha", max_epochs=1, batch_size=16),
+            lambda: CNNRegressor(
+                arch="resnet34", protocol="mucha", max_epochs=1, min_steps=0, batch_size=16
+            ),
             "mucha",
         ),
     ],

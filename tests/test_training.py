@@ -82,8 +82,9 @@ def test_shuffled_batches_are_the_generators_permutation():
 
 def test_fit_torch_restores_the_best_epoch_and_refuses_a_diverged_run():
     net, x, y = line_problem(32)
-    h = fit_torch(net, nn.functional.mse_loss, x, y, seed=0, max_epochs=5, lr=0.05, patience=5)
+    loop = dict(batch_size=64, lr=0.05, patience=5)
+    h = fit_torch(net, nn.functional.mse_loss, x, y, seed=0, max_epochs=5, **loop)
     assert h["epochs"] == 5 and h["n_fit"] + h["n_val"] == 32
     assert h["best_val_loss"] == min(r["val_loss"] for r in h["history"])
     with pytest.raises(ValueError, match="no finite validation loss"):
-        fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, y * float("nan"), 0, 2)
+        fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, y * float("nan"), 0, 2, **loop)

@@ -371,6 +371,7 @@ def design_study(
         per_feature=True,
         max_epochs=mlp_epochs,
         lr=mlp_lr,
+        batch_size=64,
         patience=20,
         name="latent property MLP",
     )
@@ -384,6 +385,7 @@ def design_study(
         per_feature=False,
         max_epochs=cnn_epochs,
         lr=cnn_lr,
+        batch_size=64,
         patience=3,
         augment=True,
         name="pixel CNN",

@@ -173,10 +173,10 @@ def fit_torch(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     seed: int,
-    max_epochs: int = 30,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    patience: int = 4,
+    max_epochs: int,
+    batch_size: int,
+    lr: float,
+    patience: int,
     val_fraction: float = 0.1,
     augment: bool = False,
     name: str = "model",
@@ -193,10 +193,12 @@ def fit_torch(
     ``seed``. ``augment`` trains on a random D4 transform and periodic shift of every
     image batch (:func:`~microprop.symmetry.random_symmetry`), the targets transformed
     alike when they are the inputs (an autoencoder); validation sees the images as they
-    are.
+    are. The loop's settings have no defaults: the callers' differ (the autoencoder's are
+    ``features.latent`` of the config, the design models' their own).
 
     >>> net = nn.Linear(1, 1); x = torch.linspace(-1, 1, 64)[:, None]
-    >>> h = fit_torch(net, nn.functional.mse_loss, x, 3 * x, seed=0, max_epochs=200, lr=0.05)
+    >>> h = fit_torch(net, nn.functional.mse_loss, x, 3 * x, seed=0, max_epochs=200,
+    ...               batch_size=64, lr=0.05, patience=4)
     >>> round(float(net.weight.detach()), 1), h["best_epoch"] > 0
     (3.0, True)
     """

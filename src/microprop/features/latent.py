@@ -148,15 +148,25 @@ def train_autoencoder(
     latent_size: int = 16,
     channels=(8, 16, 32, 64),
     seed: int = 0,
-    **fit_options,
+    max_epochs: int = 15,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    patience: int = 3,
+    val_fraction: float = 0.1,
+    augment: bool = True,
+    groups=None,
 ) -> tuple[ConvAutoencoder, dict]:
     """A seeded :class:`ConvAutoencoder` trained on ``images`` (training images only,
-    uint8 (N, H, W)) by :func:`microprop.training.fit_torch` (MSE; its options, ``groups``
-    included); returns it (eval mode) and the history."""
+    uint8 (N, H, W)) by :func:`microprop.training.fit_torch` (MSE, its options); returns
+    it (eval mode) and the history. The defaults are ``features.latent`` of
+    config/config.yaml (tested)."""
     torch.manual_seed(seed)
     ae = ConvAutoencoder(latent_size, images.shape[-1], channels)
     x = as_tensor(images)
-    history = fit_torch(ae, nn.functional.mse_loss, x, x, seed, name="autoencoder", **fit_options)
+    history = fit_torch(
+        ae, nn.functional.mse_loss, x, x, seed, max_epochs, batch_size, lr, patience,
+        val_fraction, augment, name="autoencoder", groups=groups,
+    )  # fmt: skip
     return ae, history
 
 
@@ -227,10 +237,11 @@ def latent_features(
     images: np.ndarray,
     pooling: str = "orbit",
     shift_step: int = 4,
-    stage_means: bool = False,
+    stage_means: bool = True,
 ) -> np.ndarray:
     """The feature set ``latent``: :func:`invariant_codes` (``pooling="orbit"``, with the
-    encoder's stage means if ``stage_means``) or the raw codes (``"none"``)."""
+    encoder's stage means if ``stage_means``) or the raw codes (``"none"``, without stage
+    means). The defaults are ``features.latent`` of config/config.yaml (tested)."""
     if pooling == "orbit":
         return invariant_codes(ae, images, shift_step, stage_means=stage_means)
     if pooling == "none":
