@@ -54,18 +54,24 @@ def feature_name(model_id: str) -> str | None:
 def feature_record(
     model_id: str,
     feature_attrs: dict | None,
-    embed_attrs: dict | None = None,
     seed: int = 0,
     n_components: int = 0,
 ):
     """The ``features`` record of metrics.json: name and transformer options.
 
-    ``n_components``: the PCA the model fitted inside itself on the feature file's values
-    (twopoint-svr), recorded beside the options the features are recomputed with.
+    ``feature_attrs``: the attributes of the file the model read, its feature set's
+    :attr:`~microprop.registry.FeatureSet.input_file` (cnnpca-svr: the ResNet18 embedding,
+    whose weights and image size are recorded as the options, with ``seed``).
+    ``n_components``: the PCA the model fitted inside itself on that file's values
+    (:attr:`~microprop.registry.FeatureSet.model_pca`: cnnpca-svr, twopoint-svr),
+    recorded beside the options the features are recomputed with.
 
     >>> feature_record("twopoint-svr", {"options": {"cutoff": 8, "field": "spin"}},
     ...                n_components=20)
     {'name': 'twopoint', 'options': {'cutoff': 8, 'field': 'spin'}, 'n_components': 20}
+    >>> r = feature_record("cnnpca-svr", {"weights": "imagenet", "image_size": 64}, 0, 150)
+    >>> r["options"], r["n_components"]
+    ({'weights': 'imagenet', 'image_size': 64, 'seed': 0}, 150)
     """
     name = feature_name(model_id)
     if name is None:
@@ -74,14 +80,12 @@ def feature_record(
     record = {"name": name, "options": dict(attrs.get("options") or {})}
     if n_components:
         record["n_components"] = int(n_components)
-    if name == "cnnpca":
-        embed = embed_attrs or {}
+    if name == "cnnpca":  # the embedding's settings (ResNetEmbedding's options)
         record["options"] = {
-            "weights": embed.get("weights", attrs.get("weights", "imagenet")),
-            "image_size": int(embed.get("image_size", IMAGE_SHAPE[0])),
+            "weights": attrs.get("weights", "imagenet"),
+            "image_size": int(attrs.get("image_size", IMAGE_SHAPE[0])),
             "seed": int(seed),
         }
-        record["n_components"] = int(attrs.get("n_components", 0))
     if name == "latent":  # the codes need the autoencoder that made them
         record["autoencoder"] = str(attrs.get("autoencoder", ""))
     return record
