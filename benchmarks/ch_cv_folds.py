@@ -31,6 +31,7 @@ def main() -> None:
     import yaml
 
     from microprop.io import load_features, run_steps
+    from microprop.metrics import regression_metrics
     from microprop.models import SVRegressor
     from microprop.models.svr import grid_svr
 
@@ -51,8 +52,8 @@ def main() -> None:
                         X[sub], f.property[sub], svr["grid"], seed=seed, groups=groups
                     )
                     model = SVRegressor(**best).fit(X[sub], f.property[sub])
-                    err = model.predict(X[target]) - f.property[target]
-                    scores[rule].append(float(np.sqrt(np.mean(err**2))))
+                    pred = model.predict(X[target])
+                    scores[rule].append(regression_metrics(f.property[target], pred)["rmse"])
         out["rmse"][feature] = {
             rule: {"mean": round(float(np.mean(v)), 1), "sd": round(float(np.std(v)), 1)}
             for rule, v in scores.items()

@@ -63,6 +63,9 @@ def throughput(arch: str, path: str, n_images: int, epochs: int, args) -> list[f
         symmetric=arch.endswith("-sym"),  # periodic padding, D4 + shift augmentation
         protocol="mucha" if mucha else "paper",
         max_epochs=epochs,
+        min_steps=0,  # every epoch is measured, none stopped early
+        plateau_patience=5,
+        patience=20,
         batch_size=args.batch_size,
         val_fraction=0.1,
         bn_recalibrate=False,
@@ -89,6 +92,7 @@ def check_bf16(args) -> dict:
         model = CNNRegressor(
             arch="resnet18",
             max_epochs=args.epochs,
+            min_steps=0,
             plateau_patience=2,
             patience=4,
             amp=amp,

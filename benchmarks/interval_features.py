@@ -55,6 +55,7 @@ def main() -> None:
     from sklearn.svm import SVR
 
     from microprop.io import load_features
+    from microprop.metrics import regression_metrics
     from microprop.uncertainty import (
         THIRDS,
         PredictionColumn,
@@ -106,7 +107,7 @@ def main() -> None:
     bounds["cqr"] = cqr.conformalize(x_tr[cal], y_tr[cal]).predict_interval(x_te)[1][:, :, 0].T
 
     third = third_index(y_te, args.edges)
-    rmse = float(np.sqrt(np.mean((pred - y_te) ** 2)))
+    rmse = regression_metrics(y_te, pred)["rmse"]
     out = {
         "features": str(args.features),
         "test_rmse": round(rmse, 3),

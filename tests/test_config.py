@@ -185,19 +185,89 @@ def test_schema_defaults_equal_the_default_config():
     assert list(_differences(config, defaults)) == []
 
 
-def test_design_study_defaults_equal_the_default_config():
-    """design_study's keyword defaults are those of studies.design (the rule passes them
-    all; a direct caller gets the same study)."""
+# What the rules build or call with config values, the config section it reads, its
+# keyword names that the config spells otherwise, and keywords whose config key of the
+# same name means something else (the reason beside it). Keys the config sets per dataset
+# or per feature (a mapping: models.pcr.bin_width, features.twopoint.cutoff) have no single
+# default and are left out (PiecewiseConstantRegressor and TwoPointStats have only those);
+# so are keywords the config does not set.
+PYTHON_DEFAULTS = [
+    ("microprop.models.cnn:CNNRegressor", "models.cnn", {"download": "download_weights"}),
+    ("microprop.models.svr:SVRegressor", "models.svr", {}),
+    (
+        "microprop.features.cnn:ResNetEmbedding",
+        "features.cnnpca",
+        {"weights": "embedding_weights", "download": "download_weights"},
+    ),
+    ("microprop.features.psd:PSDLineFit", "features.psd", {}),
+    ("microprop.features.psd:PSDStack", "features.psd", {}),
+    ("microprop.features.mucha:MultiChannel", "features.mucha", {}),
+    ("microprop.features.latent:ConvAutoencoder", "features.latent", {}),
+    ("microprop.features.latent:train_autoencoder", "features.latent", {}),
+    ("microprop.features.latent:latent_features", "features.latent", {}),
+    ("microprop.design:design_study", "studies.design", {}),
+    ("microprop.uncertainty:Conformal", "uncertainty", {}),
+    ("microprop.ch.params:CHParams", "ch", {}),
+    ("microprop.cfd:CFDParams", "cfd", {}),
+    ("microprop.ising:simulate_shard", "ising", {}),
+]
+OTHER_MEANING = {
+    "augment": "models.cnn.augment lists datasets; CNNRegressor takes the group spec",
+    "threads": "the rule's threads:, passed by the script (0: every core)",
+}
+
+
+def _section(config, dotted):
+    for key in dotted.split("."):
+        config = config[key]
+    return config
+
+
+@pytest.mark.parametrize(
+    ("target", "section", "renames"), PYTHON_DEFAULTS, ids=[t[0] for t in PYTHON_DEFAULTS]
+)
+def test_python_defaults_equal_the_default_config(target, section, renames):
+    """One set of defaults: a Python default is config/config.yaml's value (a direct caller
+    gets what the workflow runs), or the keyword has none and the rule passes it."""
+    import importlib
     import inspect
 
-    from microprop.design import design_study
+    module, name = target.split(":")
+    params = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    config = _section(yaml.safe_load((REPO / "config/config.yaml").read_text()), section)
+    compared, drift = 0, []
+    for keyword, param in params.items():
+        key = renames.get(keyword, keyword)
+        if key not in config or keyword in OTHER_MEANING or isinstance(config[key], dict):
+            continue
+        if param.default is inspect.Parameter.empty:
+            continue  # required: every caller passes it
+        compared += 1
+        default = list(param.default) if isinstance(param.default, tuple) else param.default
+        if default != config[key]:
+            drift.append(
+                f"{name}({keyword}={param.default!r}) but {section}.{key}: {config[key]!r}"
+            )
+    assert drift == []
+    assert compared  # the table names a section the callable reads
 
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())["studies"]["design"]
-    params = inspect.signature(design_study).parameters
-    for key, value in config.items():
-        if key in params:
-            default = params[key].default
-            assert list(default) == value if isinstance(value, list) else default == value, key
+
+def test_mucha_passes_every_value_where_it_differs_from_the_cnn_defaults():
+    """CNNRegressor's defaults are models.cnn's; MuCha (models.mucha) always passes its own."""
+    import inspect
+
+    from microprop.models.cnn import CNNRegressor
+    from microprop.options import mucha_options
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    params = inspect.signature(CNNRegressor).parameters
+    mucha = dict(config["models"]["mucha"], max_epochs=config["models"]["mucha"]["epochs"])
+    passed = mucha_options(config, "ising")
+    differ = [
+        k for k in params if k in mucha and k not in OTHER_MEANING and params[k].default != mucha[k]
+    ]
+    assert set(differ) == {"max_epochs", "min_steps", "swa_share"}
+    assert set(differ) <= set(passed)
 
 
 @pytest.mark.parametrize("case", list(CROSS_FIELD))

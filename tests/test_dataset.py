@@ -84,7 +84,9 @@ def test_shard_of_the_wrong_shape_is_named(shards, tmp_path):
     shard = simulate_shard(40, 40, lattice_size=32, seed=5, attempts_per_image=100)
     shard.pop("attempts")
     write_h5(shards[1], shard)
-    with pytest.raises(SimulationFileError, match="shard_1.h5.*expected \\(64, 64\\)"):
+    with pytest.raises(
+        SimulationFileError, match=r"shard_1.h5.*\(N, 64, 64\).*got shape \(40, 32, 32\)"
+    ):
         assemble_ising(shards, n_test=20, seed=0, image_size=64)
 
 

@@ -21,7 +21,6 @@ from microprop.features.latent import (
     as_tensor,
     decode,
     encode,
-    fit_torch,
     invariant_codes,
     latent_features,
     load_autoencoder,
@@ -29,6 +28,7 @@ from microprop.features.latent import (
     save_autoencoder,
     train_autoencoder,
 )
+from microprop.training import fit_torch
 
 # Physics check against the simulator's own energy of the field the image was sampled
 # from: the image is that field on the 64 x 64 grid (its pixels are the nodes), quantized
@@ -67,6 +67,7 @@ def test_autoencoder_reconstructs_a_periodic_pattern(tmp_path):
         lr=5e-3,
         batch_size=8,
         patience=30,
+        augment=False,
     )
     trivial = float(np.sqrt(np.mean((images / 255.0 - images.mean() / 255.0) ** 2)))
     rmse = reconstruction_rmse(ae, stripes(8, seed=1))
@@ -82,13 +83,16 @@ def test_early_stopping_holds_out_whole_runs_when_given_runs():
     history; without groups it is a random 10 % of the rows, as before."""
     x = torch.linspace(-1, 1, 50)[:, None]
     runs = np.repeat([4, 8, 15, 16, 23], 10)
+    loop = dict(batch_size=64, lr=1e-3, patience=4)
     for groups, n_val in ((runs, 10), (None, 5), (np.zeros(50, dtype=int), 5)):
-        h = fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, 2 * x, 0, 2, groups=groups)
+        h = fit_torch(
+            nn.Linear(1, 1), nn.functional.mse_loss, x, 2 * x, 0, 2, **loop, groups=groups
+        )
         assert h["n_val"] == n_val and h["n_fit"] == 50 - n_val
         assert len(h["val_groups"]) == (1 if groups is runs else 0)
     picked = {
         tuple(
-            fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, x, s, 1, groups=runs)[
+            fit_torch(nn.Linear(1, 1), nn.functional.mse_loss, x, x, s, 1, **loop, groups=runs)[
                 "val_groups"
             ]
         )
@@ -157,7 +161,9 @@ def test_pooled_codes_are_invariant_to_the_orbit_and_only_to_it():
         assert np.allclose(again, full, atol=1e-5)
     off = invariant_codes(ae, np.roll(images, (1, 0), axis=(1, 2)), shift_step=8, stage_means=True)
     assert np.abs(off[:, 16:] - full[:, 16:]).max() > 1e-5
-    assert np.array_equal(latent_features(ae, images, pooling="none"), encode(ae, images))
+    assert np.array_equal(
+        latent_features(ae, images, pooling="none", stage_means=False), encode(ae, images)
+    )
     with pytest.raises(ValueError, match="divide the encoder stride"):
         invariant_codes(ae, images, shift_step=3)
     with pytest.raises(ValueError, match="unknown latent pooling"):

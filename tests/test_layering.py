@@ -30,7 +30,7 @@ def test_features_do_not_import_models(path):
     assert not {n for n in imports(path) if n.startswith("microprop.models")}
 
 
-@pytest.mark.parametrize("module", ["microprop.registry", "microprop.splits"])
+@pytest.mark.parametrize("module", ["microprop.registry", "microprop.splits", "microprop.images"])
 def test_the_shared_tables_import_nothing_of_microprop(module):
     assert imports(module_files(module)[0]) == set()
 
@@ -48,3 +48,8 @@ def test_every_configurable_backend_is_registered():
     from microprop.ch.params import BACKENDS
 
     assert tuple(BACKEND_CLASSES) == BACKENDS
+
+
+def test_the_training_loop_imports_no_features_or_models():
+    names = imports(module_files("microprop.training")[0])
+    assert not {n for n in names if n.startswith(("microprop.features", "microprop.models"))}

@@ -231,7 +231,9 @@ def test_every_architecture_has_one_output_and_trains(arch):
     first steps downhill for every architecture (at the default 1e-3 the resnets' first
     steps overshoot on 6 images: loss 1.9 -> 3.0 for resnet18)."""
     X, y = grey_images(6, 0)
-    model = CNNRegressor(arch=arch, max_epochs=1, batch_size=4, threads=1, seed=0, lr=3e-5)
+    model = CNNRegressor(
+        arch=arch, max_epochs=1, min_steps=0, batch_size=4, threads=1, seed=0, lr=3e-5
+    )
     model.fit(X, y)
     pred = model.predict(X)
     assert pred.shape == (6,) and np.isfinite(pred).all()
@@ -253,7 +255,8 @@ def test_cnn_learns_keeps_best_checkpoint_and_is_deterministic(tmp_path):
     over a few epochs, keeps the checkpoint of the lowest validation loss, is not
     flagged, beats the mean on held-out images and repeats itself for one seed."""
     X, y = grey_images(160, 1)
-    opts = dict(arch="resnet18", max_epochs=4, batch_size=16, threads=2, seed=5)
+    opts = dict(arch="resnet18", max_epochs=4, batch_size=16, threads=2, seed=5, min_steps=0)
+    opts.update(plateau_patience=5, patience=20)  # the paper's patiences
     a = CNNRegressor(**opts).fit(X[:128], y[:128])
     val = [h["val_loss"] for h in a.history_]
     assert len(val) == 4 and min(val[1:]) < val[0], val
@@ -280,7 +283,7 @@ def test_cnn_that_cannot_learn_is_flagged(caplog):
     X, _ = grey_images(40, 4)
     y = np.random.default_rng(99).permutation(np.linspace(0, 255, 40))  # unrelated to X
     with caplog.at_level("WARNING", logger="microprop"):
-        model = CNNRegressor(max_epochs=1, batch_size=8, threads=2, seed=0).fit(X, y)
+        model = CNNRegressor(max_epochs=1, min_steps=0, batch_size=8, threads=2, seed=0).fit(X, y)
     assert model.check_r2_ < model.min_r2
     assert any(FLAG_NOT_LEARNED in r.getMessage() for r in caplog.records)
     assert model.training_summary() == {
@@ -297,7 +300,7 @@ def test_batchnorm_recalibration_is_kept_only_when_it_helps():
     """Recomputing BatchNorm statistics on the training images is kept only where it
     lowers the check loss: that loss is never above the run without it."""
     X, y = grey_images(48, 2, channels=3)
-    opts = dict(protocol="mucha", max_epochs=2, batch_size=16, threads=2, seed=0)
+    opts = dict(protocol="mucha", max_epochs=2, min_steps=0, batch_size=16, threads=2, seed=0)
     without = CNNRegressor(bn_recalibrate=False, **opts).fit(X, y)
     with_bn = CNNRegressor(bn_recalibrate=True, **opts).fit(X, y)
     assert not without.bn_recalibrated_
@@ -313,7 +316,7 @@ def test_mucha_protocol_trains_resnet34_on_three_channels():
     # test can afford to beat the mean predictor; here: it trains and predicts.
     X, y = grey_images(48, 2, channels=3)
     model = CNNRegressor(protocol="mucha", max_epochs=2, batch_size=16, threads=2, seed=0)
-    model.fit(X[:32], y[:32])
+    model.set_params(min_steps=0).fit(X[:32], y[:32])
     assert model.n_val_ == 0 and model.hyperparameters()["arch"] == "resnet34"
     assert [len(model.model_.net.get_submodule(f"layer{i}")) for i in range(1, 5)] == [3, 4, 6, 3]
     assert len(model.history_) == 2 and all(np.isfinite(h["train_loss"]) for h in model.history_)
@@ -332,6 +335,7 @@ def test_mucha_protocol_reduces_its_l1_loss():
     noise = rng.normal(0, 30, (64, 3, 64, 64))
     X = np.clip(y[:, None, None, None] + noise, 0, 255).astype(np.uint8)
     model = CNNRegressor(protocol="mucha", max_epochs=15, batch_size=32, threads=2, seed=0)
+    model.set_params(min_steps=0)
     losses = [h["train_loss"] for h in model.fit(X, y).history_]
     assert min(losses[-5:]) < 2 / 3 * losses[0], losses
 
@@ -353,7 +357,8 @@ def test_pretrained_loads_the_cached_weights_file(tmp_path, monkeypatch):
     assert net.fc.out_features == 1
     # the pretrained protocol: a frozen-backbone phase, then everything at finetune_lr
     X, y = grey_images(20, 3)
-    model = CNNRegressor(pretrained=True, max_epochs=1, head_epochs=1, threads=1).fit(X, y)
+    model = CNNRegressor(pretrained=True, max_epochs=1, head_epochs=1, min_steps=0, threads=1)
+    model.fit(X, y)
     assert [h["phase"] for h in model.history_] == ["head", "finetune"]
     assert model.history_[1]["lr"] == pytest.approx(1e-4)
     # epochs count over both phases; the best checkpoint may come from either
@@ -385,7 +390,7 @@ def test_min_steps_raises_the_fixed_epochs_of_the_mucha_protocol():
     model = CNNRegressor(max_epochs=1, min_steps=6, **opts).fit(X, y)
     assert model.epochs_ == model.epochs_run_ == len(model.history_) == 3
     assert model.training_summary()["max_epochs"] == 3
-    assert CNNRegressor(max_epochs=1, **opts).fit(X, y).epochs_run_ == 1
+    assert CNNRegressor(max_epochs=1, min_steps=0, **opts).fit(X, y).epochs_run_ == 1
 
 
 def test_augment_batch_transforms_the_image_and_recomputes_mucha_channels():
@@ -432,6 +437,7 @@ def test_augmented_cnn_trains_saves_and_refuses_an_unknown_group(tmp_path):
     X, y = grey_images(12, 2, channels=3)
     spec = {"group": "kolmogorov", "k": 4, "channels": {"wavelet": "sym4"}}
     opts = dict(protocol="mucha", batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    opts.update(min_steps=0)
     model = CNNRegressor(max_epochs=1, augment=spec, **opts).fit(X, y)
     plain = CNNRegressor(max_epochs=1, **opts).fit(X, y)
     assert model.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
@@ -474,7 +480,7 @@ def test_cnn_validates_on_whole_groups_when_given_groups():
     X, y = grey_images(24, 4)
     groups = np.repeat([0, 1, 2, 3], 6)
     model = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
-    model.fit(X, y, groups=groups)
+    model.set_params(min_steps=0).fit(X, y, groups=groups)
     held_out = np.unique(groups[model.val_idx_])
     assert model.n_val_ == 6 and len(held_out) == 1 and model.val_groups_ == held_out.tolist()
     assert model.y_range_ == (y[groups != held_out[0]].min(), y[groups != held_out[0]].max())
@@ -490,6 +496,7 @@ def test_fit_evaluate_calibrates_a_cnn_on_whole_runs_with_fit_groups():
     runs = np.repeat([0, 1, 2, 3, 4], 6)
     data = Dataset(X, y, np.where(runs == 4, TEST, TRAIN))
     estimator = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    estimator.set_params(min_steps=0)
     calibration = {"method": "validation", "score": "constant"}
     options = dict(flatten=False, calibration=calibration, groups=runs, fit_groups=True)
     model, metrics, _ = fit_evaluate(estimator, data, 1.0, 0, **options)
@@ -505,7 +512,7 @@ def test_predictions_are_clipped_to_the_fitting_labels_range(tmp_path):
     part left out), predict clips to it, the range is saved, and a model file from
     before clipping existed loads without it and predicts unclipped."""
     X, y = grey_images(20, 2)
-    model = CNNRegressor(max_epochs=1, batch_size=4, threads=1, seed=0).fit(X, y)
+    model = CNNRegressor(max_epochs=1, min_steps=0, batch_size=4, threads=1, seed=0).fit(X, y)
     fit_rows = np.setdiff1d(np.arange(len(y)), model.val_idx_)
     assert model.n_val_ > 0 and model.y_range_ == (y[fit_rows].min(), y[fit_rows].max())
     model.clip_predictions = False
@@ -530,7 +537,7 @@ def test_mucha_weight_averaging_averages_the_last_epochs(monkeypatch):
 
     X, y = grey_images(24, 2, channels=3)
     opts = dict(protocol="mucha", max_epochs=4, batch_size=8, threads=1, seed=0)
-    opts.update(bn_recalibrate=False)
+    opts.update(bn_recalibrate=False, min_steps=0)
     snapshots, update = [], AveragedModel.update_parameters
 
     def record(self, model):  # the end-of-epoch weights the average receives

@@ -31,12 +31,12 @@ def dataset(tmp_path_factory):
 def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
     """What the train_* scripts write: metrics.json, predictions.csv, the model file."""
     ds = load_dataset(dataset)
-    attrs = embed = None
+    attrs = None
     options, extra = {}, {}
     if feature == "cnnpca":  # the embedding; the SVR fits its PCA on the training split
         from microprop.features import ResNetEmbedding
 
-        embed = {"weights": "random", "image_size": 64}
+        extra = {"weights": "random", "image_size": 64}  # as rule cnn_embedding writes
         features = ResNetEmbedding(weights="random", seed=0).fit().transform(ds.images)
     elif feature == "latent":  # an (untrained) autoencoder's pooled codes, as the rule writes them
         from microprop.features.latent import ConvAutoencoder, latent_features, save_autoencoder
@@ -65,7 +65,8 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
         data = ds
     is_cnn = isinstance(estimator, CNNRegressor)
     model, metrics, table = fit_evaluate(estimator, data, 1.0, 0, flatten=not is_cnn)
-    record = feature_record(model_id, attrs, embed, seed=0)
+    n_components = getattr(model, "n_components", 0)  # the SVR's own PCA (train_svr)
+    record = feature_record(model_id, attrs, seed=0, n_components=n_components)
     metrics.update(model=model_id, dataset="toy", features=record)
     out = tmp_path / model_id
     out.mkdir()
@@ -96,10 +97,16 @@ def train_model_dir(tmp_path, dataset, model_id, estimator, feature=None):
             lambda: SVRegressor(C=100.0, epsilon=0.1, standardize=False, n_components=5),
             "twopoint",
         ),
-        ("resnet18", lambda: CNNRegressor(max_epochs=1, batch_size=16, threads=2), None),
+        (
+            "resnet18",
+            lambda: CNNRegressor(max_epochs=1, min_steps=0, batch_size=16, threads=2),
+            None,
+        ),
         (
             "mucha-resnet34",
-            lambda: CNNRegressor(arch="resnet34", protocol="mucha", max_epochs=1, batch_size=16),
+            lambda: CNNRegressor(
+                arch="resnet34", protocol="mucha", max_epochs=1, min_steps=0, batch_size=16
+            ),
             "mucha",
         ),
     ],

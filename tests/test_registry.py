@@ -53,7 +53,14 @@ def test_table2_marks_the_models_beyond_the_paper():
     assert set(studies.BEYOND_PAPER) == beyond
     assert {"resnet18-sym", "p4m-cnn", "latent-svr"} <= beyond
     assert not {"physfeat2-svr", "resnet18", "mucha-resnet34"} & beyond
-    assert {"resnet18-sym", "p4m-cnn"} <= set(studies.SYMMETRIC_CNNS) <= beyond
+    assert set(studies.SYMMETRIC_CNNS) == {"resnet18-sym", "p4m-cnn"}  # sym or p4m
+
+
+def test_a_cnn_beyond_the_paper_is_not_symmetry_aware_by_itself():
+    plain = registry.Model("resnet34", "cnn", arch="resnet34", beyond_paper=True)
+    assert not plain.symmetry_aware
+    assert registry.Model("resnet34-sym", "cnn", arch="resnet34", sym=True).symmetry_aware
+    assert not registry.Model("x-svr", "svr", feature="grad").symmetry_aware
 
 
 def test_feature_transformers_are_the_registered_stateless_sets():

@@ -65,7 +65,7 @@ def test_random_symmetry_applies_a_d4_element_and_a_periodic_shift_per_image():
 
 
 def _fitted(model_id_kwargs, X, y):
-    opts = dict(max_epochs=1, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
+    opts = dict(max_epochs=1, min_steps=0, batch_size=4, threads=1, seed=0, bn_recalibrate=False)
     return CNNRegressor(**model_id_kwargs, **opts).fit(X, y)
 
 

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from microprop import __version__
+from microprop.images import check_images
 from microprop.io import SPLIT_DTYPE, TEST, TRAIN, UNUSED, checksum, decode_attr, write_h5
 from microprop.splits import stratified_test_split, training_pool
 
@@ -52,17 +53,14 @@ def _read_checked(path: str | Path, names: tuple[str, ...], image_size: int | No
             attrs = dict(f.attrs)
     except OSError as err:
         raise SimulationFileError(f"{path}: unreadable HDF5 file ({err})") from err
+    shape = None if image_size is None else (image_size, image_size)
+    try:
+        arrays["images"] = check_images(
+            arrays["images"], str(path), shape=shape, uint8=True, min_count=1
+        )
+    except ValueError as err:
+        raise SimulationFileError(str(err)) from None
     n = len(arrays["images"])
-    images = arrays["images"]
-    if images.ndim != 3 or images.dtype != np.uint8 or n == 0:
-        raise SimulationFileError(
-            f"{path}: images must be a non-empty (N, H, W) uint8 array, got "
-            f"{images.shape} {images.dtype}"
-        )
-    if image_size is not None and images.shape[1:] != (image_size, image_size):
-        raise SimulationFileError(
-            f"{path}: images are {images.shape[1:]}, expected ({image_size}, {image_size})"
-        )
     bad = [k for k, v in arrays.items() if len(v) != n]
     if bad:
         raise SimulationFileError(f"{path}: arrays {bad} do not have {n} rows like 'images'")

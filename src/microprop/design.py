@@ -13,7 +13,7 @@ relaxed exactly by Khachaturyan's B(n)), no learned model involved.
 The naive baseline (:func:`design_pixels`) follows the gradient of a CNN property model
 on the pixels of a random image, clipped to [0, 1] after every step, then the same
 physics check. Both property models are trained on the training split only
-(:func:`fit_property_model`, the training loop :func:`microprop.features.latent.fit_torch`).
+(:func:`fit_property_model`, the training loop :func:`microprop.training.fit_torch`).
 
 Physics check of a 64x64 image: pixel (row r, column c) is the field at the node
 x = c a, y = (63 - r) a of the simulator's grid (:func:`microprop.ch.backend.pixel_centres`,
@@ -33,9 +33,10 @@ from torch import nn
 
 from microprop.ch.backend import image_to_grid
 from microprop.ch.params import CHParams
-from microprop.features.latent import Encoder, as_tensor, fit_torch
+from microprop.features.latent import Encoder, as_tensor
 from microprop.metrics import regression_metrics
 from microprop.splits import capped_subset, stream
+from microprop.training import fit_torch
 
 log = logging.getLogger("microprop")
 
@@ -346,6 +347,7 @@ def design_study(
         per_feature=True,
         max_epochs=mlp_epochs,
         lr=mlp_lr,
+        batch_size=64,
         patience=20,
         name="latent property MLP",
     )
@@ -359,6 +361,7 @@ def design_study(
         per_feature=False,
         max_epochs=cnn_epochs,
         lr=cnn_lr,
+        batch_size=64,
         patience=3,
         augment=True,
         name="pixel CNN",

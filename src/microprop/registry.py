@@ -117,6 +117,12 @@ class Model:
     search: str | None = None
     beyond_paper: bool = False
 
+    @property
+    def symmetry_aware(self) -> bool:
+        """A CNN that builds in the square's symmetries: ``sym`` or the p4m network (the
+        symmetry study's comparison; a CNN beyond the paper is not one by itself)."""
+        return self.kind == "cnn" and (self.sym or self.arch == "p4m")
+
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"{self.id}: kind {self.kind!r} is not one of {KINDS}")

@@ -53,7 +53,7 @@ PAPER_TABLE2: dict[str, dict[str, tuple[float, float]]] = {
 # CH ~60,000 images of 20 runs, 2 held out), TPE trials and CNN epochs.
 # the symmetry-aware CNNs (the symmetry study's default comparison) and the models beyond
 # the paper (‡ in Table 2), from microprop.registry
-SYMMETRIC_CNNS = tuple(m.id for m in registry.MODELS.values() if m.kind == "cnn" and m.beyond_paper)
+SYMMETRIC_CNNS = tuple(m.id for m in registry.MODELS.values() if m.symmetry_aware)
 BEYOND_PAPER = tuple(m.id for m in registry.MODELS.values() if m.beyond_paper)
 
 PAPER_SCALE = {"n_train": {"ising": 49000, "ch": 54000}, "n_trials": 1024, "epochs": 100}

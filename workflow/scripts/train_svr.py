@@ -13,7 +13,7 @@ import pandas as pd
 from microprop.io import atomic_path, load_features, part1_steps, run_steps
 from microprop.logs import setup_logging
 from microprop.models import SVRegressor, fit_evaluate, training_subset
-from microprop.models.run import feature_name, feature_record, write_model_outputs
+from microprop.models.run import feature_record, write_model_outputs
 from microprop.models.svr import choose_hyperparameters
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -63,18 +63,13 @@ metrics["threads"] = {"search_n_jobs": int(sm.resources.search_threads), "svr_fi
 with atomic_path(sm.output.trials) as tmp:
     pd.DataFrame(trials or [{**hyper, "cv_rmse": float("nan")}]).to_csv(tmp, index=False)
 
+# the options of the file the model read (cnnpca-svr: the embedding) and its own PCA
 n_components = model.hyperparameters()["n_components"]
-if feature_name(w.model) == "cnnpca":  # the record names the embedding that made the inputs
-    record = feature_record(
-        w.model, {"n_components": n_components}, features.attrs, seed=p.feature_seed
-    )
-else:  # the feature file's transformer options (twopoint: and the model's own PCA)
-    record = feature_record(w.model, features.attrs, seed=p.feature_seed, n_components=n_components)
 metrics.update(
     model=w.model,
     dataset=w.dataset,
     hyperparameters={**model.hyperparameters(), "method": method},
-    features=record,
+    features=feature_record(w.model, features.attrs, p.feature_seed, n_components),
 )
 log.info(
     "%s on %s: RMSE %.4g, R2 %.4f, %d support vectors of %d; %.0f%% intervals: coverage %.3f,"

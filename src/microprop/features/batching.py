@@ -13,14 +13,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 
-def check_images(X) -> np.ndarray:
-    """``X`` as an array of images (N, H, W); anything else is refused."""
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got {X.shape}")
-    return X
-
-
 def map_chunks(
     fn: Callable[[np.ndarray], np.ndarray],
     X: np.ndarray,

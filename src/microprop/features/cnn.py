@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 
-from microprop.features.batching import check_images
+from microprop.images import check_images
 from microprop.io import TRAIN
 from microprop.logs import Progress
 from microprop.weights import imagenet_or_random, imagenet_weights

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import check_images, map_chunks
+from microprop.features.batching import map_chunks
+from microprop.images import check_images
 
 
 def gradient_magnitude(images: np.ndarray, chunk: int = 512) -> np.ndarray:

@@ -17,8 +17,9 @@ by the same shift, exactly (tested).
 
 Training (:func:`train_autoencoder`): MSE on the training images only, Adam, a seeded
 validation part of the training images for early stopping (best epoch restored), labels
-unused. :func:`fit_torch` is the one training loop (also used by the property models of
-:mod:`microprop.design`). Saved as a ``torch`` state dict with its settings
+unused, by :func:`microprop.training.fit_torch` (the one training loop,
+:mod:`microprop.training`, which the CNNs and the property models of :mod:`microprop.design`
+share). Saved as a ``torch`` state dict with its settings
 (``torch.load(weights_only=True)``).
 
 Invariant features (:func:`invariant_codes`, the feature set ``latent`` of ``latent-svr``):
@@ -38,19 +39,14 @@ codes stay the latent space of the design study.
 
 from __future__ import annotations
 
-import copy
-import logging
 import math
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
-from microprop.splits import n_groups, validation_split
-from microprop.symmetry import ORDER, d4, make_periodic, random_symmetry
-
-log = logging.getLogger("microprop")
+from microprop.symmetry import ORDER, d4, make_periodic
+from microprop.training import fit_torch
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Module:
@@ -147,120 +143,30 @@ def as_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
 
 
-def fit_torch(
-    model: nn.Module,
-    loss_fn,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    seed: int,
-    max_epochs: int = 30,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    patience: int = 4,
-    val_fraction: float = 0.1,
-    augment: bool = False,
-    name: str = "model",
-    groups=None,
-) -> dict:
-    """Train ``model`` with Adam on ``loss_fn(model(x), y)``; returns the history.
-
-    A seeded ``val_fraction`` of the given (training) rows is held out: training stops
-    after ``patience`` epochs without a lower validation loss and the best epoch's
-    weights are restored. With ``groups`` (a run id per row, two runs or more) the held-out
-    rows are whole runs (:func:`~microprop.splits.validation_split`, the CNNs' rule),
-    listed in the history's ``val_groups``. Batches and the initial split come from
-    ``seed``. ``augment``
-    trains on a random D4 transform and periodic shift of every image batch
-    (:func:`~microprop.symmetry.random_symmetry`), the targets transformed alike
-    when they are the inputs (an autoencoder); validation sees the images as they are.
-
-    >>> net = nn.Linear(1, 1); x = torch.linspace(-1, 1, 64)[:, None]
-    >>> h = fit_torch(net, nn.functional.mse_loss, x, 3 * x, seed=0, max_epochs=200, lr=0.05)
-    >>> round(float(net.weight.detach()), 1), h["best_epoch"] > 0
-    (3.0, True)
-    """
-    gen = torch.Generator().manual_seed(seed)
-    val_groups = []
-    if n_groups(groups):
-        val, fit = validation_split(len(inputs), val_fraction, gen, groups)
-        val_groups = np.unique(np.asarray(groups)[val]).tolist()
-        val, fit = torch.from_numpy(val), torch.from_numpy(fit)
-    else:  # the random rows of before, drawn from the same generator state
-        perm = torch.randperm(len(inputs), generator=gen)
-        n_val = max(1, int(round(val_fraction * len(inputs)))) if len(inputs) > 1 else 0
-        val, fit = perm[:n_val], perm[n_val:]
-        if len(fit) == 0:
-            val, fit = perm[:0], perm
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-
-    def val_loss() -> float:
-        rows = val if len(val) else fit
-        model.eval()
-        with torch.no_grad():
-            total = sum(
-                float(loss_fn(model(inputs[b]), targets[b])) * len(b)
-                for b in rows.split(4 * batch_size)
-            )
-        return total / len(rows)
-
-    best, best_state, best_epoch, history, t0 = math.inf, None, 0, [], time.perf_counter()
-    for epoch in range(1, max_epochs + 1):
-        model.train()
-        order = fit[torch.randperm(len(fit), generator=gen)]
-        train_loss = 0.0
-        for b in order.split(batch_size):
-            x, y = inputs[b], targets[b]
-            if augment:
-                x = random_symmetry(x, gen)
-                y = x if targets is inputs else y
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            train_loss += loss.item() * len(b)
-        loss = val_loss()
-        history.append({"epoch": epoch, "train_loss": train_loss / len(fit), "val_loss": loss})
-        log.info(
-            "%s epoch %d/%d: train loss %.4g, validation loss %.4g (%.0f s)",
-            name,
-            epoch,
-            max_epochs,
-            train_loss / len(fit),
-            loss,
-            time.perf_counter() - t0,
-        )
-        if loss < best:
-            best, best_epoch, best_state = loss, epoch, copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= patience:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    return {
-        "best_epoch": best_epoch,
-        "best_val_loss": best,
-        "epochs": len(history),
-        "n_fit": len(fit),
-        "n_val": len(val),
-        "val_groups": val_groups,
-        "seconds": time.perf_counter() - t0,
-        "history": history,
-    }
-
-
 def train_autoencoder(
     images: np.ndarray,
     latent_size: int = 16,
     channels=(8, 16, 32, 64),
     seed: int = 0,
-    **fit_options,
+    max_epochs: int = 15,
+    batch_size: int = 32,
+    lr: float = 2e-3,
+    patience: int = 3,
+    val_fraction: float = 0.1,
+    augment: bool = True,
+    groups=None,
 ) -> tuple[ConvAutoencoder, dict]:
     """A seeded :class:`ConvAutoencoder` trained on ``images`` (training images only,
-    uint8 (N, H, W)) by :func:`fit_torch` (MSE; its options, ``groups`` included);
-    returns it (eval mode) and the history."""
+    uint8 (N, H, W)) by :func:`microprop.training.fit_torch` (MSE, its options); returns
+    it (eval mode) and the history. The defaults are ``features.latent`` of
+    config/config.yaml (tested)."""
     torch.manual_seed(seed)
     ae = ConvAutoencoder(latent_size, images.shape[-1], channels)
     x = as_tensor(images)
-    history = fit_torch(ae, nn.functional.mse_loss, x, x, seed, name="autoencoder", **fit_options)
+    history = fit_torch(
+        ae, nn.functional.mse_loss, x, x, seed, max_epochs, batch_size, lr, patience,
+        val_fraction, augment, name="autoencoder", groups=groups,
+    )  # fmt: skip
     return ae, history
 
 
@@ -331,10 +237,11 @@ def latent_features(
     images: np.ndarray,
     pooling: str = "orbit",
     shift_step: int = 4,
-    stage_means: bool = False,
+    stage_means: bool = True,
 ) -> np.ndarray:
     """The feature set ``latent``: :func:`invariant_codes` (``pooling="orbit"``, with the
-    encoder's stage means if ``stage_means``) or the raw codes (``"none"``)."""
+    encoder's stage means if ``stage_means``) or the raw codes (``"none"``, without stage
+    means). The defaults are ``features.latent`` of config/config.yaml (tested)."""
     if pooling == "orbit":
         return invariant_codes(ae, images, shift_step, stage_means=stage_means)
     if pooling == "none":

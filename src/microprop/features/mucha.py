@@ -21,7 +21,8 @@ import pywt
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import check_images, map_chunks
+from microprop.features.batching import map_chunks
+from microprop.images import check_images
 
 CHUNK = 1024
 # An image constant along x or y (the laminar Kolmogorov flow, Ising stripes) has cD = 0

@@ -48,8 +48,9 @@ import numpy as np
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import check_images, map_chunks
+from microprop.features.batching import map_chunks
 from microprop.features.grad import gradient_magnitude
+from microprop.images import check_images
 
 CHUNK = 1024  # images per FFT batch: small enough to stay in cache
 

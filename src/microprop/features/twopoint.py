@@ -43,7 +43,8 @@ import numpy as np
 import scipy.fft
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from microprop.features.batching import check_images, map_chunks
+from microprop.features.batching import map_chunks
+from microprop.images import check_images
 
 CHUNK = 128  # images per FFT batch: 2 MB of float32 fields stay in cache (1,024: 1.6x the CPU time)
 

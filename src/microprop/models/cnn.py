@@ -25,10 +25,12 @@ Training protocol (``protocol="paper"``, section 3.2.3)
     ``groups``: :func:`validation_split`; assumption, not from the paper); Adam at ``lr`` (1e-3),
     halved by ``ReduceLROnPlateau`` on the validation loss down to ``min_lr`` (1e-5);
     batch 32; MSE loss (assumption, not from the paper); early stopping after
-    ``patience`` (20) epochs without a better validation loss, and the best checkpoint
-    restored. With ``pretrained=True`` the ImageNet weights are loaded, the new head is
+    ``patience`` (the paper's 20) epochs without a better validation loss, and the best
+    checkpoint restored. With ``pretrained=True`` the ImageNet weights are loaded, the new head is
     trained with everything else frozen (up to ``head_epochs``), then the whole network
-    is trained at ``finetune_lr`` (1e-4), both phases with the same stopping rule.
+    is trained at ``finetune_lr`` (1e-4), both phases with the same stopping rule. The
+    epochs run in :func:`microprop.training.train_epochs`, the loop the autoencoder and
+    the design study's models share.
 
 MuCha protocol (``protocol="mucha"``, section 3.2.4)
     SGD at lr 1e-3 with momentum 0.9, L1 loss, a fixed number of epochs, no validation
@@ -86,7 +88,6 @@ import copy
 import logging
 import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -94,9 +95,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from microprop import registry
+from microprop.images import check_images
+from microprop.metrics import regression_metrics
 from microprop.registry import TORCHVISION_ARCHS
 from microprop.splits import stream, validation_split
 from microprop.symmetry import P4MNet, d4_average, make_periodic, random_symmetry
+from microprop.training import Checkpoint, shuffled_batches, train_epochs
 from microprop.weights import imagenet_or_random
 
 log = logging.getLogger("microprop")
@@ -250,32 +254,11 @@ def augment_batch(xb: torch.Tensor, spec: dict, rng: np.random.Generator) -> tor
     return torch.from_numpy(out).to(xb.device)
 
 
-def _as_nchw(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim == 3:
-        X = X[:, None]
-    if X.ndim != 4:
-        raise ValueError(f"expected images (N, H, W) or (N, C, H, W), got shape {X.shape}")
-    return X
-
-
 def _device(name: str | None) -> torch.device:
     """``None`` or ``"auto"``: CUDA when present, else the CPU."""
     if name and name != "auto":
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def r2_score(y: torch.Tensor, pred: torch.Tensor) -> float:
-    """Coefficient of determination of ``pred`` for ``y`` (1 - SSE/SST; -inf for SST 0).
-
-    >>> y = torch.tensor([1.0, 2.0, 3.0])
-    >>> r2_score(y, y), r2_score(y, torch.full((3,), 2.0))
-    (1.0, 0.0)
-    """
-    sst = float(((y - y.mean()) ** 2).sum())
-    sse = float(((y - pred) ** 2).sum())
-    return 1.0 - sse / sst if sst > 0 else -math.inf
 
 
 class CNNRegressor(RegressorMixin, BaseEstimator):
@@ -292,6 +275,12 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     training (``bn_recalibrate``, ``min_r2``). ``weights_fallback="random"`` lets a
     ``pretrained`` network start from its random initialisation where the ImageNet
     weights are unavailable (offline); ``weights_fallback_`` then says why.
+
+    The defaults are ``models.cnn`` of config/config.yaml (tested), the paper's protocol
+    at the workstation's budget: 10 epochs (``head_epochs`` 1), patiences 1 and 4, at
+    least 100 steps; config/paper.yaml sets the paper's 100 epochs and patiences 5 and 20.
+    MuCha's own values (``models.mucha``: epochs, ``min_steps``, ``swa_share``) are always
+    passed (:func:`microprop.options.mucha_options`).
     """
 
     def __init__(
@@ -301,16 +290,16 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         symmetric: bool = False,
         augment: dict | None = None,
         protocol: str = "paper",
-        max_epochs: int = 100,
-        head_epochs: int = 10,
-        min_steps: int = 0,
+        max_epochs: int = 10,
+        head_epochs: int = 1,
+        min_steps: int = 100,
         batch_size: int = 32,
         lr: float = 1e-3,
         finetune_lr: float = 1e-4,
         min_lr: float = 1e-5,
         plateau_factor: float = 0.5,
-        plateau_patience: int = 5,
-        patience: int = 20,
+        plateau_patience: int = 1,
+        patience: int = 4,
         val_fraction: float = 0.2,
         momentum: float = 0.9,
         swa_share: float = 0.0,
@@ -321,10 +310,10 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         bn_recalibrate: bool = True,
         min_r2: float = 0.1,
         clip_predictions: bool = True,
-        download: bool = False,
-        weights_fallback: str = "error",
+        download: bool = True,
+        weights_fallback: str = "random",
         threads: int = 0,
-        device: str | None = None,
+        device: str | None = "auto",
         seed: int = 0,
     ):
         self.arch = arch
@@ -394,7 +383,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
         """
         if self.protocol not in ("paper", "mucha"):
             raise ValueError(f"protocol must be 'paper' or 'mucha', got {self.protocol!r}")
-        X = _as_nchw(X)
+        X = check_images(X, channels=True)
         y = np.asarray(y, dtype=np.float64)
         if len(X) != len(y) or len(y) < 2:
             raise ValueError(f"need >= 2 aligned samples, got {len(X)} images, {len(y)} targets")
@@ -450,7 +439,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                 self.patience_,
             )
         self.history_ = []
-        self._best = {"loss": math.inf, "state": None, "epoch": 0}
+        self._checkpoint = Checkpoint()  # the best weights across both phases
         self.epochs_run_ = 0
         self.swa_epochs_ = 0
         if self.protocol == "mucha":
@@ -516,37 +505,32 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
             opt, factor=self.plateau_factor, patience=self.plateau_patience_, min_lr=self.min_lr
         )
 
-    def _batches(self, n: int, gen: torch.Generator | None):
-        order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-        for lo in range(0, n, self.batch_size):
-            yield order[lo : lo + self.batch_size]
-
     def _evaluate(self, model, X, y, loss_fn, device) -> tuple[float, float]:
-        """Loss and R² (standardized targets) of eval-mode predictions on (X, y)."""
+        """Loss and R² (standardized targets, :func:`microprop.metrics.regression_metrics`;
+        NaN for non-finite predictions) of eval-mode predictions on (X, y)."""
         model.eval()
         preds = []
         with torch.inference_mode(), self._autocast(device):
             for lo in range(0, len(X), 256):
                 preds.append(model(X[lo : lo + 256]).float())
         pred = torch.cat(preds)
-        return float(loss_fn(pred, y)), r2_score(y, pred)
+        pred_np = pred.double().cpu().numpy()
+        finite = np.isfinite(pred_np).all()
+        r2 = regression_metrics(y.double().cpu().numpy(), pred_np)["r2"] if finite else math.nan
+        return float(loss_fn(pred, y)), r2
 
     def _train(self, model, opt, scheduler, loss_fn, epochs, data, device, gen, phase, swa=None):
-        """One phase: ``epochs`` epochs at most, early stopping on the validation loss.
+        """One phase of :func:`microprop.training.train_epochs`: ``epochs`` epochs at most,
+        early stopping on the validation loss (``patience_``), the plateau ``scheduler``.
 
-        The best checkpoint by validation loss is tracked across phases in ``_best``.
-        ``swa`` (an ``AveragedModel``) receives the weights of the last ``swa_epochs_``
-        epochs.
+        The best checkpoint by validation loss is tracked across phases in
+        ``_checkpoint``. ``swa`` (an ``AveragedModel``) receives the weights of the last
+        ``swa_epochs_`` epochs.
         """
         Xfit, yfit, Xval, yval = data
-        scaler = torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16)
-        best, stale = math.inf, 0
-        t_start = time.perf_counter()
-        for epoch in range(1, epochs + 1):
-            model.train()
-            t0 = time.perf_counter()
-            total = torch.zeros((), device=device)
-            for idx in self._batches(len(yfit), gen):
+
+        def batches():
+            for idx in shuffled_batches(len(yfit), self.batch_size, gen):
                 if len(idx) < 2 and len(yfit) > 1:  # batch norm needs >= 2 samples
                     continue
                 idx = idx.to(device)
@@ -555,70 +539,35 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
                     xb = random_symmetry(xb, gen)
                 if self.augment:
                     xb = augment_batch(xb, self.augment, self._augment_rng)
-                opt.zero_grad(set_to_none=True)
-                with self._autocast(device):
-                    out = model(xb).float()
-                    loss = loss_fn(out, yb)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                total += loss.detach() * len(idx)
-            train_loss = float(total) / len(yfit)
-            train_seconds = time.perf_counter() - t0
-            val_loss, val_r2 = (
-                self._evaluate(model, Xval, yval, loss_fn, device) if len(yval) else (None, None)
-            )
-            seconds = time.perf_counter() - t0
-            self.epochs_run_ += 1
+                yield xb, yb
+
+        def validate() -> dict:
+            if not len(yval):
+                return {"val_loss": None, "val_r2": None}
+            val_loss, val_r2 = self._evaluate(model, Xval, yval, loss_fn, device)
+            return {"val_loss": val_loss, "val_r2": val_r2}
+
+        def after_epoch(epoch: int) -> None:
             if swa is not None and epoch > epochs - self.swa_epochs_:
                 swa.update_parameters(model)
-            lr = opt.param_groups[0]["lr"]
-            self.history_.append(
-                {
-                    "phase": phase,
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "val_r2": val_r2,
-                    "lr": lr,
-                    "seconds": seconds,
-                    "train_seconds": train_seconds,
-                }
-            )
-            eta = (time.perf_counter() - t_start) / epoch * (epochs - epoch)
-            log.info(
-                "%s epoch %d/%d: train loss %.4g, val loss %s (R2 %s), lr %.2g, %.1f s"
-                " (%.1f training images/s), ETA <= %.0f s",
-                phase,
-                epoch,
-                epochs,
-                train_loss,
-                f"{val_loss:.4g}" if val_loss is not None else "-",
-                f"{val_r2:.3f}" if val_r2 is not None else "-",
-                lr,
-                seconds,
-                len(yfit) / train_seconds,
-                eta,
-            )
-            if val_loss is None:
-                continue
-            if scheduler is not None:
-                scheduler.step(val_loss)
-            if val_loss < self._best["loss"]:
-                self._best = {
-                    "loss": val_loss,
-                    "state": copy.deepcopy(model.state_dict()),
-                    "epoch": self.epochs_run_,
-                }
-            if val_loss < best:
-                best, stale = val_loss, 0
-            else:
-                stale += 1
-                if stale >= self.patience_:
-                    log.info(
-                        "%s: early stop after %d epochs (best val loss %.4g)", phase, epoch, best
-                    )
-                    break
+
+        self.history_ += train_epochs(
+            model,
+            opt,
+            loss_fn,
+            batches,
+            len(yfit),
+            epochs,
+            validate,
+            scheduler=scheduler,
+            patience=self.patience_,
+            checkpoint=self._checkpoint,
+            autocast=lambda: self._autocast(device),
+            scaler=torch.amp.GradScaler(enabled=self.amp_dtype(device) == torch.float16),
+            after_epoch=after_epoch,
+            name=phase,
+        )
+        self.epochs_run_ = self._checkpoint.epochs_run
 
     def _update_bn(self, model, Xfit, gen, device) -> None:
         """BatchNorm running statistics recomputed on the training images (one pass)."""
@@ -635,18 +584,19 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     def _finish(self, model, loss_fn, data, device, gen) -> None:
         """Best checkpoint, BatchNorm recalibration, and the did-not-learn check."""
         Xfit, yfit, Xval, yval = data
-        if self._best["state"] is not None:
-            model.load_state_dict(self._best["state"])
-            self.best_epoch_ = self._best["epoch"]
+        best = self._checkpoint
+        if best.state is not None:
+            model.load_state_dict(best.state)
+            self.best_epoch_ = best.epoch
             log.info(
                 "restored the best checkpoint: epoch %d of %d (val loss %.4g)",
                 self.best_epoch_,
                 self.epochs_run_,
-                self._best["loss"],
+                best.loss,
             )
         else:  # no validation split (MuCha): the final weights
             self.best_epoch_ = self.epochs_run_
-        del self._best
+        del self._checkpoint
         if len(yval):
             Xcheck, ycheck, check = Xval, yval, "validation"
         else:  # a seeded subset of the training images
@@ -698,7 +648,7 @@ class CNNRegressor(RegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- prediction
     def predict(self, X) -> np.ndarray:
         """Float32 predictions (no autocast), batches of 256 images."""
-        X = _as_nchw(X)
+        X = check_images(X, channels=True)
         if X.shape[1] != self.in_channels_:
             raise ValueError(f"expected {self.in_channels_} channel(s), got {X.shape[1]}")
         device = _device(self.device)

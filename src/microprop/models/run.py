@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from microprop import registry
+from microprop.images import IMAGE_SHAPE, check_images
 from microprop.models.cnn import CNNRegressor
 from microprop.models.pcr import PiecewiseConstantRegressor
 from microprop.models.svr import SVRegressor
 from microprop.uncertainty import Conformal
 
 log = logging.getLogger("microprop")
-IMAGE_SHAPE = (64, 64)
 MUCHA_ID = registry.model_ids("mucha")[0]  # the one MuCha model
 
 
@@ -54,18 +54,24 @@ def feature_name(model_id: str) -> str | None:
 def feature_record(
     model_id: str,
     feature_attrs: dict | None,
-    embed_attrs: dict | None = None,
     seed: int = 0,
     n_components: int = 0,
 ):
     """The ``features`` record of metrics.json: name and transformer options.
 
-    ``n_components``: the PCA the model fitted inside itself on the feature file's values
-    (twopoint-svr), recorded beside the options the features are recomputed with.
+    ``feature_attrs``: the attributes of the file the model read, its feature set's
+    :attr:`~microprop.registry.FeatureSet.input_file` (cnnpca-svr: the ResNet18 embedding,
+    whose weights and image size are recorded as the options, with ``seed``).
+    ``n_components``: the PCA the model fitted inside itself on that file's values
+    (:attr:`~microprop.registry.FeatureSet.model_pca`: cnnpca-svr, twopoint-svr),
+    recorded beside the options the features are recomputed with.
 
     >>> feature_record("twopoint-svr", {"options": {"cutoff": 8, "field": "spin"}},
     ...                n_components=20)
     {'name': 'twopoint', 'options': {'cutoff': 8, 'field': 'spin'}, 'n_components': 20}
+    >>> r = feature_record("cnnpca-svr", {"weights": "imagenet", "image_size": 64}, 0, 150)
+    >>> r["options"], r["n_components"]
+    ({'weights': 'imagenet', 'image_size': 64, 'seed': 0}, 150)
     """
     name = feature_name(model_id)
     if name is None:
@@ -74,16 +80,14 @@ def feature_record(
     record = {"name": name, "options": dict(attrs.get("options") or {})}
     if n_components:
         record["n_components"] = int(n_components)
-    if name == "cnnpca":
-        embed = embed_attrs or {}
+    if name == "cnnpca":  # the embedding's settings (ResNetEmbedding's options)
         record["options"] = {
-            "weights": embed.get("weights", attrs.get("weights", "imagenet")),
-            "image_size": int(embed.get("image_size", IMAGE_SHAPE[0])),
+            "weights": attrs.get("weights", "imagenet"),
+            "image_size": int(attrs.get("image_size", IMAGE_SHAPE[0])),
             "seed": int(seed),
         }
-        record["n_components"] = int(attrs.get("n_components", 0))
-        if embed.get("weights_fallback"):  # ImageNet weights were unavailable offline
-            record["weights_fallback"] = str(embed["weights_fallback"])
+        if attrs.get("weights_fallback"):  # ImageNet weights were unavailable offline
+            record["weights_fallback"] = str(attrs["weights_fallback"])
     if name == "latent":  # the codes need the autoencoder that made them
         record["autoencoder"] = str(attrs.get("autoencoder", ""))
     return record
@@ -166,32 +170,18 @@ def metrics_with_warnings(metrics: dict) -> dict:
     return clean
 
 
-def check_images(images, source: str = "images") -> np.ndarray:
-    """Validate an image stack: (N, 64, 64), uint8 (or integers in 0..255), non-empty.
+def check_prediction_images(images, source: str = "images") -> np.ndarray:
+    """The images a trained model predicts from: (N, 64, 64), uint8 (or integers in
+    0..255), non-empty; one (64, 64) image is a stack of one
+    (:func:`microprop.images.check_images`).
 
-    >>> check_images(np.zeros((2, 64, 64), np.uint8)).shape
-    (2, 64, 64)
-    >>> check_images(np.zeros((2, 32, 32), np.uint8))  # doctest: +ELLIPSIS
+    >>> check_prediction_images(np.zeros((64, 64), np.uint8)).shape
+    (1, 64, 64)
+    >>> check_prediction_images(np.zeros((2, 32, 32), np.uint8))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ValueError: images: expected ... (N, 64, 64) uint8 0..255, got shape (2, 32, 32)
     """
-    images = np.asarray(images)
-    expected = "grayscale images of shape (N, 64, 64) uint8 0..255"
-    if images.ndim == 2:
-        images = images[None]
-    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or len(images) == 0:
-        raise ValueError(f"{source}: expected {expected}, got shape {images.shape}")
-    if images.dtype == np.uint8:
-        return images
-    if not np.issubdtype(images.dtype, np.integer):
-        raise ValueError(
-            f"{source}: expected {expected}, got dtype {images.dtype} "
-            "(convert to uint8 0..255 first; floats are not rescaled silently)"
-        )
-    lo, hi = int(images.min()), int(images.max())
-    if lo < 0 or hi > 255:
-        raise ValueError(f"{source}: expected {expected}, got values in {lo}..{hi}")
-    return images.astype(np.uint8)
+    return check_images(images, source, shape=IMAGE_SHAPE, uint8=True, single=True, min_count=1)
 
 
 def read_images(path) -> tuple[np.ndarray, dict]:
@@ -223,7 +213,7 @@ def read_images(path) -> tuple[np.ndarray, dict]:
                         f"{p}: expected an 8-bit grayscale PNG (mode 'L') or a 1-bit PNG of "
                         f"64x64 pixels, got mode {im.mode!r}"
                     )
-                stack.append(check_images(np.asarray(im), str(p))[0])
+                stack.append(check_prediction_images(np.asarray(im), str(p))[0])
         extra["file"] = [p.name for p in files]
         return np.stack(stack), extra
     if not path.exists():
@@ -233,7 +223,7 @@ def read_images(path) -> tuple[np.ndarray, dict]:
             stack = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: not a readable .npy array ({err})") from err
-        return check_images(stack, str(path)), extra
+        return check_prediction_images(stack, str(path)), extra
     if path.suffix in (".h5", ".hdf5"):
         from microprop.io import decode_attr, open_h5, verify_checksum
 
@@ -252,7 +242,7 @@ def read_images(path) -> tuple[np.ndarray, dict]:
                 extra["split"] = [s.decode() for s in split]
                 if "true" in extra:  # a microprop dataset file: never predict on a corrupt one
                     verify_checksum(path, attrs, images, extra["true"], split)
-        return check_images(images, str(path)), extra
+        return check_prediction_images(images, str(path)), extra
     raise ValueError(f"{path}: expected an HDF5 dataset (.h5), a .npy stack or a folder of PNGs")
 
 
@@ -368,7 +358,7 @@ class TrainedModel:
         return transformer.fit_transform(images)
 
     def predict(self, images) -> np.ndarray:
-        X = self.featurize(check_images(images))
+        X = self.featurize(check_prediction_images(images))
         if self.kind in ("pcr", "svr"):
             X = X.reshape(len(X), -1)
         return self.model.predict(X)

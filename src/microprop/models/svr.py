@@ -78,7 +78,7 @@ class SVRegressor(RegressorMixin, BaseEstimator):
         max_iter: int = -1,
         standardize: bool = True,
         n_components: int = 0,
-        cache_size: float = 1000.0,
+        cache_size: float = 2000.0,
     ):
         self.C = C
         self.gamma = gamma
