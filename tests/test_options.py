@@ -142,10 +142,14 @@ def test_fraction_studies_calibrate_on_a_split_and_table2_by_cv(config):
 
 
 def test_cnn_runtime_plan(config):
-    # the paper's CH: 20 runs, 2 held out, 2000 + 10000 / 10 images per run
+    # the paper's CH: 20 runs, 2 held out, 2000 + 10000 / 10 images per run; the training
+    # split capped at ch.max_train images (0: every image of the training runs)
     ch = config["ch"]
     per_run = ch["part1_steps"] + ch["part2_steps"] // ch["save_every"]
-    assert options.training_images(config, "ch") == (ch["n_runs"] - ch["n_test_runs"]) * per_run
+    runs_images = (ch["n_runs"] - ch["n_test_runs"]) * per_run
+    assert options.training_images(config, "ch") == min(runs_images, ch["max_train"])
+    uncapped = {**config, "ch": {**ch, "max_train": 0}}
+    assert options.training_images(uncapped, "ch") == runs_images
     arch, n, epochs = options.cnn_training_plan(config, "resnet18-sym", "ising")
     assert arch == "resnet18"
     assert epochs >= 1 and n >= 1

@@ -84,7 +84,7 @@ class ResNetEmbedding(TransformerMixin, BaseEstimator):
         image_size: int = 64,
         seed: int = 0,
         download: bool = True,
-        weights_fallback: str = "error",
+        weights_fallback: str = "random",
     ):
         self.weights = weights
         self.batch_size = batch_size
