@@ -56,15 +56,11 @@ def physics_energy(field: np.ndarray, params: CHParams) -> dict[str, float]:
 
 
 def physics_energies(fields: np.ndarray, params: CHParams) -> np.ndarray:
-    """Total energies of a stack of fields (N, 64, 64) in [0, 1], one backend reused."""
+    """Total energies of a stack of fields (N, 64, 64) in [0, 1], one backend reused
+    (:meth:`microprop.ch.backend.Backend.image_energies` of the spectral backend)."""
     from microprop.ch.spectral import SpectralCahnHilliard
 
-    sim = SpectralCahnHilliard(params)
-    out = np.empty(len(fields))
-    for i, f in enumerate(fields):
-        sim.set_field(image_to_grid(f, params.n_cells))
-        out[i] = sim.energy()["total"]
-    return out
+    return SpectralCahnHilliard(params).image_energies(np.asarray(fields, float))
 
 
 # ------------------------------------------------------------------- property models
