@@ -119,14 +119,24 @@ def run(workdir: Path, args: list[str], log: Path, timeout: float = 600) -> str:
     return text
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """SIGINT back to its default in the child: a shell starts a background job (`make test
+    &`, a CI runner's) with SIGINT ignored, and children inherit that; snakemake would then
+    ignore the test's Ctrl-C (and react only when the signal kills one of its squeue calls,
+    a race)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(workdir: Path, args: list[str], log: Path) -> subprocess.Popen:
-    """Start snakemake in its own process group (for killing it and its children)."""
+    """Start snakemake in its own process group (for killing it and its children), with
+    SIGINT handled as in a terminal."""
     return subprocess.Popen(
         snakemake_cmd(*args),
         cwd=workdir,
         stdout=open(log, "w"),  # noqa: SIM115 - closed with the process
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_ctrl_c_as_at_a_terminal,  # noqa: PLW1509 - no threads start children here
     )
 
 
