@@ -341,6 +341,18 @@ def svr_inputs(wildcards):
     return {"features": f"results/features/{wildcards.dataset}/{feature.input_file}.h5"}
 
 
+def blend_inputs(wildcards):
+    """The member models of a blend (microprop.registry), at the blend's fraction and seed."""
+    folder = "results/models/{dataset}/{member}/frac{frac}/seed{seed}/{name}"
+    members = registry.model(wildcards.model).members
+    return {
+        name.split(".")[0]: [
+            folder.format(**wildcards, member=member, name=name) for member in members
+        ]
+        for name in ("metrics.json", "predictions.csv", "conformal.npz")
+    }
+
+
 def svr_method(wildcards):
     """How an SVR's C, gamma, epsilon are chosen: 'tpe', 'grid' (k-fold CV) or 'fixed'."""
     return options.svr_method(config, wildcards.model)

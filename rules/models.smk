@@ -137,3 +137,31 @@ rule train_mucha:
         split_by_run=UNCERTAINTY["split_by_run"],
     script:
         "../workflow/scripts/train_cnn.py"
+
+
+rule train_blend:
+    input:
+        unpack(blend_inputs),  # each member's metrics.json, predictions.csv, conformal.npz
+        data="results/data/{dataset}.h5",  # runs (CH: whole runs as folds) and part-1 steps
+    output:
+        metrics="results/models/{dataset}/{model}/frac{frac}/seed{seed}/metrics.json",
+        predictions="results/models/{dataset}/{model}/frac{frac}/seed{seed}/predictions.csv",
+        model="results/models/{dataset}/{model}/frac{frac}/seed{seed}/model.npz",
+        conformal="results/models/{dataset}/{model}/frac{frac}/seed{seed}/conformal.npz",
+    log:
+        logpath("train_blend", "dataset", "model", "frac", "seed"),
+    benchmark:
+        benchpath("train_blend", "dataset", "model", "frac", "seed")
+    wildcard_constraints:
+        model=registry.pattern(registry.model_ids("blend")),
+    conda:
+        "../envs/microprop.yaml"
+    resources:
+        mem_mb=per_attempt(2000),
+        runtime=per_attempt(5),
+    params:
+        members=lambda w: list(registry.model(w.model).members),
+        calibration=options.blend_calibration_options(config),
+        group_by_run=UNCERTAINTY["group_by_run"],
+    script:
+        "../workflow/scripts/train_blend.py"

@@ -77,6 +77,7 @@ SHIPPED = [
         "config/paper_ising_features.yaml",
         "config/paper_ising_physfeat2_search.yaml",
     ),
+    ("config/paper.yaml", "config/paper_ising_features.yaml", "config/paper_ising_cnn.yaml"),
     ("config/paper.yaml", "config/paper_ising_twopoint.yaml"),
     (
         "config/paper.yaml",

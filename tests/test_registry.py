@@ -111,3 +111,15 @@ def test_an_unregistered_model_id_is_a_config_problem_naming_the_key(key):
     node[leaf] = "resnet50" if leaf == "baseline" else ["grad-pcr", "resnet50"]
     problems = config_problems(config)
     assert len(problems) == 1 and problems[0].startswith(f"{key}: unknown model ids ['resnet50']")
+
+
+def test_a_blend_weighs_registered_models_and_only_a_blend_has_members():
+    blends = [m for m in registry.MODELS.values() if m.kind == "blend"]
+    assert blends, "issue 47's blend is registered"
+    for m in blends:
+        assert len(m.members) >= 2 and m.beyond_paper
+        assert all(registry.model(member).kind != "blend" for member in m.members)
+    with pytest.raises(ValueError, match="two members"):
+        registry.Model("lonely-blend", "blend", members=("grad-pcr",))
+    with pytest.raises(ValueError, match="two members"):
+        registry.Model("x-svr", "svr", feature="grad", members=("grad-pcr", "resnet18"))

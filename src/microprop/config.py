@@ -124,7 +124,7 @@ def config_problems(config: Mapping) -> list[str]:
 # fit on one image (the intervals are then infinite, with a warning), a CNN needs two
 # (CNNRegressor.fit), R² needs two test images, and a split calibration part is held out
 # of the images the model fits on. FIT_MIN: the fewest images a model kind fits on.
-FIT_MIN = {"pcr": 1, "svr": 1, "cnn": 2, "mucha": 2}
+FIT_MIN = {"pcr": 1, "svr": 1, "cnn": 2, "mucha": 2, "blend": 2}
 
 
 def images_per_run(ch: Mapping) -> int:

@@ -57,8 +57,24 @@ def calibration_options(config: Mapping, family: str, frac: str | float = "1.0")
         options["folds"] = uncertainty["cv_folds"]
     if method == "split":
         options["fraction"] = uncertainty["calibration_fraction"]
-    keys = ("level", "score", "n_neighbors", "residual_fraction", "min_scale", "n_bins")
-    return options | {k: uncertainty[k] for k in keys}
+    return options | {k: uncertainty[k] for k in CONFORMAL_KEYS}
+
+
+# the uncertainty keys that shape every model's intervals (microprop.uncertainty.Conformal)
+CONFORMAL_KEYS = ("level", "score", "n_neighbors", "residual_fraction", "min_scale", "n_bins")
+
+
+def blend_calibration_options(config: Mapping) -> dict:
+    """A blend's intervals (microprop.models.blend): its out-of-fold predictions in
+    ``uncertainty.cv_folds`` folds, the conformal options of every model.
+
+    >>> u = {"cv_folds": 5, "level": 0.9, "score": "adaptive", "n_neighbors": 50,
+    ...      "residual_fraction": 0.5, "min_scale": 0.1, "n_bins": 20}
+    >>> blend_calibration_options({"uncertainty": u})["folds"]
+    5
+    """
+    uncertainty = config["uncertainty"]
+    return {"folds": uncertainty["cv_folds"]} | {k: uncertainty[k] for k in CONFORMAL_KEYS}
 
 
 def calibration_by_run(config: Mapping, family: str, frac: str | float = "1.0") -> bool:

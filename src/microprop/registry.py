@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("pcr", "svr", "cnn", "mucha")  # rule train_{kind} trains a model of the kind
+KINDS = ("pcr", "svr", "cnn", "mucha", "blend")  # rule train_{kind} trains a model of the kind
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ FEATURE_SETS = {
 class Model:
     """A model id and what the workflow needs to know about it.
 
-    ``kind``: "pcr", "svr", "cnn" or "mucha" (rule ``train_{kind}`` trains it).
+    ``kind``: "pcr", "svr", "cnn", "mucha" or "blend" (rule ``train_{kind}`` trains it).
     ``feature``: the feature set it reads (None: the images). ``arch``: the CNN's
     architecture (torchvision name, "p4m" or MuCha's "resnet34"), also the key of its
     measured training rate (microprop.resources). ``pretrained``: starts from ImageNet
@@ -105,7 +105,8 @@ class Model:
     ``search``: how an SVR chooses C, gamma, epsilon: "tpe" (the paper's Table B.3 search,
     models.svr.search, else the paper's final values models.svr.final) or "grid"
     (models.svr.cv, else models.svr.hyperparameters). ``beyond_paper``: not in the paper
-    (marked ‡ in Table 2).
+    (marked ‡ in Table 2). ``members``: the model ids a blend weighs
+    (:mod:`microprop.models.blend`).
     """
 
     id: str
@@ -116,6 +117,7 @@ class Model:
     sym: bool = False
     search: str | None = None
     beyond_paper: bool = False
+    members: tuple[str, ...] = ()
 
     @property
     def symmetry_aware(self) -> bool:
@@ -128,6 +130,8 @@ class Model:
             raise ValueError(f"{self.id}: kind {self.kind!r} is not one of {KINDS}")
         if self.feature is not None and self.feature not in FEATURE_SETS:
             raise ValueError(f"{self.id}: unknown feature set {self.feature!r}")
+        if (self.kind == "blend") != (len(self.members) >= 2):
+            raise ValueError(f"{self.id}: a blend, and only a blend, has two members or more")
 
 
 TORCHVISION_ARCHS = ("resnet18", "resnet152", "densenet121", "efficientnet_b0")
@@ -158,8 +162,13 @@ MODELS = {
         Model("p4m-cnn", "cnn", arch="p4m", beyond_paper=True),
         Model("latent-svr", "svr", feature="latent", search="grid", beyond_paper=True),
         Model("twopoint-svr", "svr", feature="twopoint", search="grid", beyond_paper=True),
+        # issue 47: the feature SVR and the CNN, weighted on their held-out predictions
+        Model("blend", "blend", members=("physfeat2-svr", "resnet18"), beyond_paper=True),
     )
 }
+_unknown_members = {m.id: m.members for m in MODELS.values() if set(m.members) - set(MODELS)}
+if _unknown_members:
+    raise ValueError(f"blend members that are no model id: {_unknown_members}")
 
 
 def model(model_id: str) -> Model:

@@ -33,7 +33,7 @@ import pandas as pd
 STAGES: dict[str, tuple[str, ...]] = {
     "simulate": ("simulate_ising", "simulate_ch", "simulate_cfd", "assemble"),
     "features": ("features", "cnn_embedding", "features_cnnpca", "autoencoder"),
-    "models": ("train_pcr", "train_svr", "train_cnn", "train_mucha"),
+    "models": ("train_pcr", "train_svr", "train_cnn", "train_mucha", "train_blend"),
     "studies": (
         "table2",
         "metrics_table",

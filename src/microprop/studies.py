@@ -70,8 +70,9 @@ TABLE2_NOTE = (
     "beyond the paper's protocol). "
     "† marks rows trained below the paper's scale (fewer training images, trials or epochs). "
     "‡ marks models beyond the paper (symmetry-aware CNNs, the SVR on autoencoder "
-    "features latent-svr, the SVR on two-point statistics twopoint-svr; see docs/symmetry.md, "
-    "docs/latent.md and docs/twopoint.md)."
+    "features latent-svr, the SVR on two-point statistics twopoint-svr, the blend of "
+    "physfeat2-svr and resnet18; see docs/symmetry.md, docs/latent.md, docs/twopoint.md "
+    "and docs/paper-scale.md)."
 )
 
 METRIC_COLUMNS = [
@@ -98,6 +99,7 @@ METRIC_COLUMNS = [
     "threads",
     "augment",
     "weights",
+    "blend",  # a blend's members and weights (issue 47)
     *(f"rmse {g}" for g in STEP_GROUPS),  # CH: RMSE per step group (issue 41)
 ]
 
@@ -146,6 +148,9 @@ def read_metrics(path: str | Path) -> dict:
     row["search"] = (m.get("cv") or {}).get("method") or hyper.get("method")
     row["augment"] = (hyper.get("augment") or {}).get("group")  # a CNN's symmetry group
     row["weights"] = weights_note(m)
+    if hyper.get("method") == "blend":
+        parts = (f"{w:.2f} {member}" for member, w in hyper["weights"].items())
+        row["blend"] = f"{' + '.join(parts)} (on {hyper['n_fit']:,} held-out img)"
     threads = m.get("threads")
     row["threads"] = max(threads.values()) if isinstance(threads, dict) and threads else threads
     for group, values in (m.get("rmse_by_step_group") or {}).items():
@@ -184,6 +189,10 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
     ('49,000 img, 14/30 ep (best 9)', ['epoch cap 30 < 100'])
     >>> training_note(g.assign(augment="kolmogorov"), "cfd")[0]
     '49,000 img, 14/30 ep (best 9), kolmogorov symmetries'
+    >>> g = pd.DataFrame({"n_train": [49000], "search": ["blend"],
+    ...                   "blend": ["0.60 physfeat2-svr + 0.41 resnet18 (on 9,800 held-out img)"]})
+    >>> training_note(g, "ising")[0]
+    '49,000 img, 0.60 physfeat2-svr + 0.41 resnet18 (on 9,800 held-out img)'
     """
     n_train = int(group["n_train"].max()) if "n_train" in group else 0
     parts, below = [f"{n_train:,} img"], []
@@ -199,6 +208,8 @@ def training_note(group: pd.DataFrame, dataset: str) -> tuple[str, list[str]]:
         parts.append(f"CV grid of {int(n_trials)}")
     elif search == "fixed":
         parts.append("fixed C, gamma, epsilon")
+    elif search == "blend":
+        parts.append(_first(group, "blend"))
     max_epochs = _first(group, "max_epochs")
     if max_epochs:
         epochs, best = _first(group, "epochs_run"), _first(group, "best_epoch")

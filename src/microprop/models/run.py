@@ -314,6 +314,16 @@ class TrainedModel:
         self.conformal = Conformal.load(conformal) if conformal.is_file() else None
 
     def _load(self, path: Path) -> None:
+        if self.kind == "blend":  # its members' folders beside it: {model}/frac{f}/seed{s}
+            from microprop.models.blend import Blend
+
+            self.model, self.pca = Blend.load(path), None
+            models, frac, seed = self.directory.parents[2], self.directory.parent, self.directory
+            self.members = [
+                TrainedModel(models / member / frac.name / seed.name)
+                for member in self.model.members
+            ]
+            return
         if self.kind in ("cnn", "mucha"):
             self.model = CNNRegressor.load(path)
             self.pca = None
@@ -358,6 +368,9 @@ class TrainedModel:
         return transformer.fit_transform(images)
 
     def predict(self, images) -> np.ndarray:
+        if self.kind == "blend":
+            images = check_prediction_images(images)
+            return self.model.predict(np.column_stack([m.predict(images) for m in self.members]))
         X = self.featurize(check_prediction_images(images))
         if self.kind in ("pcr", "svr"):
             X = X.reshape(len(X), -1)
