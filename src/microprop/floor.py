@@ -18,7 +18,9 @@ shrinks, and sqrt(delta) to the lowest RMSE of any model that sees only x. With 
 many samples the last term biases it *upward* (by the variation of E[y | x] over the
 neighbour distance): an estimate, not a rigorous bound; a model that sees more than x
 (the whole image rather than two observables of it) can go below it. The neighbours and
-hence delta depend on the metric of x (scale the features first).
+hence delta depend on the metric of x (scale the features first), and the bias grows
+with the dimension: in many dimensions the nearest neighbour is far, and features that
+carry little about y weigh in the distance as much as those that carry most.
 
 Per part of the label range (the low/mid/high thirds of
 :func:`microprop.metrics.rmse_by_third`), the mean of the per-sample halves over the
