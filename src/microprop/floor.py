@@ -94,15 +94,15 @@ def _as_samples(X, y) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _nearest_halves(Xq, yq, Xr, yr, inv_q=None) -> np.ndarray:
+def _nearest_halves(Xq, yq, Xr, yr, itself: bool = False) -> np.ndarray:
     """Mean of (y_j - y_i)^2 / 2 over the reference samples j at the location nearest to
     each query i.
 
     The reference is reduced to its distinct locations (labels: count, mean, sum of
-    squared deviations), so every sample at the nearest location is a partner. ``inv_q``:
-    the queries are the reference itself, query i sits at location ``inv_q[i]``; it is
-    its own location when other samples share it (they are at distance 0; i itself adds
-    0 to the sum and is left out of the count), else the nearest other location.
+    squared deviations), so every sample at the nearest location is a partner.
+    ``itself``: the queries are the reference; query i's nearest location is its own
+    when other samples share it (they are at distance 0; i itself adds 0 to the sum and
+    is left out of the count), else the nearest other location.
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -110,18 +110,18 @@ def _nearest_halves(Xq, yq, Xr, yr, inv_q=None) -> np.ndarray:
     inv = inv.reshape(-1)
     mean = np.bincount(inv, weights=yr, minlength=len(points)) / count
     squares = np.bincount(inv, weights=(yr - mean[inv]) ** 2, minlength=len(points))
-    if inv_q is None:  # queries apart from the reference (groups)
+    if not itself:  # queries apart from the reference (groups)
         search = NearestNeighbors(n_neighbors=1).fit(points)
         at = search.kneighbors(Xq, return_distance=False)[:, 0]
         partners = count[at]
     else:
-        at = inv_q.copy()
+        at = inv.copy()
         alone = count[at] == 1
         if alone.any():  # then there are two or more locations
             search = NearestNeighbors(n_neighbors=1).fit(points)
             nearest_other = search.kneighbors(return_distance=False)[:, 0]  # not itself
             at[alone] = nearest_other[at[alone]]
-        partners = count[at] - (at == inv_q)
+        partners = count[at] - (at == inv)
     # sum over the partners j of (y_j - y_i)^2 = squares + count * (mean - y_i)^2
     total = squares[at] + count[at] * (mean[at] - yq) ** 2
     return total / partners / 2.0
@@ -155,8 +155,7 @@ def delta_test(X, y, groups=None) -> np.ndarray:
     if len(y) < 2:
         raise ValueError("the Delta test needs two or more samples")
     if groups is None:
-        _, inv = np.unique(X, axis=0, return_inverse=True)
-        return _nearest_halves(X, y, X, y, inv_q=inv.reshape(-1))
+        return _nearest_halves(X, y, X, y, itself=True)
     groups = np.asarray(groups)
     if groups.shape != y.shape:
         raise ValueError(f"one group per sample: {groups.shape} vs {y.shape}")
