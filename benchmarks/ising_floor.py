@@ -28,7 +28,7 @@ on a test row):
     The Delta test on the standardized physfeat2 features
     (``<results>/features/ising/physfeat2.h5``, when present; a random subsample of
     ``--physfeat-rows`` training rows when that is positive, which raises the estimate
-    slightly: neighbours are farther apart). In ~33 dimensions the neighbours are far
+    slightly: neighbours are farther apart). In tens of dimensions the neighbours are far
     apart and every standardized feature weighs as much in the distance as the most
     informative one, so weakly relevant features inflate it (the upward bias of
     :func:`microprop.floor.delta_test`): a high value here says little about the floor.
@@ -40,7 +40,11 @@ on a test row):
 Prints a markdown table (models, then the floor rows; RMSE over everything and per third,
 the counts per third: test images for models, training images for floors), the ratio of
 each model's RMSE to the lowest Delta estimate of its third, and ends with one JSON line
-holding every figure and the seconds each step took.
+holding every figure and the seconds each step took. Each RMSE has its standard error
+(``±``, delta method on the mean square, :func:`standard_errors`): the models' from their
+~1/3 of the test images per third, the floors' from their training rows; for the Delta
+test it treats the halves as independent, while mutual nearest neighbours share theirs,
+so it may be up to ~1.4x too small.
 """
 
 import argparse
@@ -70,8 +74,27 @@ def per_third(values: dict) -> dict:
     return {name: v["rmse"] for name, v in values.items()}
 
 
-def fmt(value) -> str:
-    return "-" if value is None else f"{value:.2f}"
+def standard_errors(squares, parts: dict, weights=None) -> dict:
+    """Standard error of the RMSE sqrt(mean of ``squares``) over each of ``parts`` (masks):
+    the weighted mean's standard error sqrt(sum w^2 (q - mean)^2) / sum w, divided by
+    2 RMSE (delta method). It treats the squares as independent."""
+    q = np.asarray(squares, dtype=float)
+    w = np.ones_like(q) if weights is None else np.asarray(weights, dtype=float)
+    out = {}
+    for name, rows in parts.items():
+        if not rows.any():
+            out[name] = None
+            continue
+        mean = np.average(q[rows], weights=w[rows])
+        se = np.sqrt(np.sum(w[rows] ** 2 * (q[rows] - mean) ** 2)) / w[rows].sum()
+        out[name] = float(se / (2 * np.sqrt(mean))) if mean > 0 else 0.0
+    return out
+
+
+def fmt(value, se=None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if se is None else f"{value:.2f} ± {se:.2f}"
 
 
 def cell(name: str) -> str:
@@ -110,14 +133,18 @@ def main() -> None:
     seconds["observables"] = time.perf_counter() - t
     ds.images = None  # 200 MB at paper scale; the rest needs only the observables
     y_train = y[train]
-    third = third_index(y_train, EDGES)
 
-    def floor_row(halves: np.ndarray, rows=None) -> dict:
-        """The Delta test's RMSE floor over all and per third of the training rows."""
-        part = third if rows is None else third[rows]
-        row = {"all": floor_rmse(halves)}
-        row |= {name: floor_rmse(halves, part == k) for k, name in enumerate(THIRDS)}
-        row["n"] = {name: int((part == k).sum()) for k, name in enumerate(THIRDS)}
+    def parts(labels) -> dict:
+        """Masks of all rows and of each third of ``labels``."""
+        part = third_index(labels, EDGES)
+        return {"all": np.ones(len(labels), bool)} | {n: part == k for k, n in enumerate(THIRDS)}
+
+    def floor_row(halves: np.ndarray, labels) -> dict:
+        """The Delta test's RMSE floor over all and per third of these training rows."""
+        masks = parts(labels)
+        row = {name: floor_rmse(halves, rows) for name, rows in masks.items()}
+        row["se"] = standard_errors(halves, masks)
+        row["n"] = {name: int(masks[name].sum()) for name in THIRDS}
         return row
 
     floors = {}
@@ -125,7 +152,7 @@ def main() -> None:
     for name, columns in (("delta (E, |m|)", [0, 1]), ("delta (E)", [0])):
         t = time.perf_counter()
         x = StandardScaler().fit_transform(observables[:, columns])
-        floors[name] = floor_row(delta_test(x, y_train))
+        floors[name] = floor_row(delta_test(x, y_train), y_train)
         seconds[name] = time.perf_counter() - t
         print(f"{name}: {floors[name]} ({seconds[name]:.1f} s)", flush=True)
 
@@ -143,7 +170,7 @@ def main() -> None:
         name = f"delta (physfeat2, {x.shape[1]} features)"
         if len(rows) < len(train):
             name = name[:-1] + f", {len(rows)} rows)"
-        floors[name] = floor_row(delta_test(x, y_train[rows]), rows)
+        floors[name] = floor_row(delta_test(x, y_train[rows]), y_train[rows])
         seconds[name] = time.perf_counter() - t
         print(f"{name}: {floors[name]} ({seconds[name]:.1f} s)", flush=True)
     else:
@@ -154,6 +181,7 @@ def main() -> None:
     name = "k-NN (E, |m|)"
     thirds = rmse_by_third(y_train, pred, EDGES)
     floors[name] = {"all": regression_metrics(y_train, pred)["rmse"], **per_third(thirds)}
+    floors[name]["se"] = standard_errors((pred - y_train) ** 2, parts(y_train))
     floors[name] |= {"n": {k: v["n_test"] for k, v in thirds.items()}, "k": ks}
     seconds[name] = time.perf_counter() - t
     print(f"{name}: {floors[name]} ({seconds[name]:.1f} s)", flush=True)
@@ -169,11 +197,12 @@ def main() -> None:
         thirds = rmse_by_third(true, predicted, EDGES, weights=w)
         models[model] = {"all": regression_metrics(true, predicted, weights=w)["rmse"]}
         models[model] |= per_third(thirds) | {"n": {k: v["n_test"] for k, v in thirds.items()}}
+        models[model]["se"] = standard_errors((predicted - true) ** 2, parts(true), w)
 
     print("\n| | all | low | mid | high | n low / mid / high |")
     print("|---|---|---|---|---|---|")
     for name, row in [*models.items(), *floors.items()]:
-        cells = " | ".join(fmt(row[k]) for k in ("all", *THIRDS))
+        cells = " | ".join(fmt(row[k], row["se"][k]) for k in ("all", *THIRDS))
         counts = " / ".join(str(row["n"][k]) for k in THIRDS)
         print(f"| {cell(name)} | {cells} | {counts} |")
     deltas = [row for name, row in floors.items() if name.startswith("delta")]
