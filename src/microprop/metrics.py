@@ -42,6 +42,39 @@ def rmse_by_step_group(y_true, y_pred, steps, part1_steps: int, weights=None) ->
     return out
 
 
+def rmse_by_third(y_true, y_pred, edges, weights=None) -> dict:
+    """RMSE and image count of each third of the property range (weighted as
+    :func:`regression_metrics`).
+
+    The thirds are :data:`microprop.uncertainty.THIRDS` of ``edges`` (4 values, e.g.
+    ``np.linspace(lo, hi, 4)`` of the test labels), by the *true* label
+    (:func:`microprop.uncertainty.third_index`: labels outside ``edges`` join the nearest
+    third). All three keys are always present; an empty third has ``rmse`` None.
+
+    >>> m = rmse_by_third([0.0, 1.0, 5.0, 9.0], [1.0, 2.0, 5.0, 6.0], [0, 3, 6, 9])
+    >>> {k: (None if v["rmse"] is None else round(v["rmse"], 4), v["n_test"])
+    ...  for k, v in m.items()}
+    {'low': (1.0, 2), 'mid': (0.0, 1), 'high': (3.0, 1)}
+    >>> w = rmse_by_third([0.0, 1.0], [1.0, 3.0], [0, 3, 6, 9], weights=[3.0, 1.0])
+    >>> round(w["low"]["rmse"] ** 2, 4), w["mid"]  # (3 * 1 + 1 * 4) / 4
+    (1.75, {'rmse': None, 'n_test': 0})
+    """
+    from microprop.uncertainty import THIRDS, third_index  # sklearn, not torch
+
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"shapes differ: {y_true.shape} vs {y_pred.shape}")
+    w = np.ones_like(y_true) if weights is None else np.asarray(weights, float)
+    third = third_index(y_true, edges)
+    out = {}
+    for k, name in enumerate(THIRDS):
+        rows = third == k
+        err2 = (y_pred[rows] - y_true[rows]) ** 2
+        rmse = float(np.sqrt(np.average(err2, weights=w[rows]))) if rows.any() else None
+        out[name] = {"rmse": rmse, "n_test": int(rows.sum())}
+    return out
+
+
 def regression_metrics(y_true, y_pred, weights=None) -> dict[str, float]:
     """RMSE, MAE and R² of a prediction.
 
