@@ -30,6 +30,14 @@ is that part's Bayes risk (what a model's RMSE on that part is compared with), t
 the conditional variance at its inputs. They coincide when p(y | x) rarely reaches
 across the part's edges; near an edge where it does, the estimate lies between them.
 
+**The Gamma test** (:func:`neighbour_differences`, :func:`gamma_test`; Stefansson,
+Koncar & Jones 1997, Evans & Jones 2002) removes most of that bias: over the k = 1..p
+nearest neighbours, the mean half squared label difference gamma(k) grows about linearly
+with the mean squared distance delta(k) (the variation of f), and the intercept of the
+least-squares line at delta = 0 estimates the noise variance. It is an extrapolation:
+where the neighbour distances are large against their spread (many dimensions) it rests
+on the straight line holding far below the measured distances, and it can undershoot.
+
 **An achievable reference** (:func:`knn_reference`): the out-of-fold RMSE of k-nearest-
 neighbour regression on the same x is the error of one model that sees only x, so the
 floor given x is at or below it (up to sampling noise); and it is scored per part of the
@@ -178,6 +186,52 @@ def floor_rmse(halves, rows=None) -> float | None:
     halves = np.asarray(halves, dtype=np.float64)
     chosen = halves if rows is None else halves[rows]
     return float(np.sqrt(chosen.mean())) if chosen.size else None
+
+
+def neighbour_differences(X, y, n_neighbors: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distance and half squared label difference (y_j - y_i)^2 / 2 of each sample
+    i to its ``n_neighbors`` nearest other samples j, nearest first: two (n, k) arrays,
+    the input of :func:`gamma_test` (scikit-learn ``NearestNeighbors``; equidistant
+    neighbours, exact duplicates included, are taken in its order, which is unbiased).
+
+    >>> d2, half = neighbour_differences([[0.0], [1.0], [3.0]], [0.0, 2.0, 2.0], 2)
+    >>> d2.tolist(), half.tolist()
+    ([[1.0, 9.0], [1.0, 4.0], [4.0, 9.0]], [[2.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X, y = _as_samples(X, y)
+    if not 0 < n_neighbors < len(y):
+        raise ValueError(f"n_neighbors must be in 1..{len(y) - 1}, got {n_neighbors}")
+    dist, ind = NearestNeighbors(n_neighbors=n_neighbors).fit(X).kneighbors()
+    return dist**2, (y[ind] - y[:, None]) ** 2 / 2.0
+
+
+def gamma_test(sq_distances, halves, rows=None) -> tuple[float, float] | None:
+    """The Gamma test's noise variance: the intercept (and the slope) of the least-squares
+    line of gamma(k) against delta(k), the means over ``rows`` (a mask or indices; all
+    samples by default) of :func:`neighbour_differences`' half squared label differences
+    and squared distances to the k-th neighbour. None when ``rows`` selects nothing.
+
+    The intercept can be negative (a noise-free f, or an extrapolation that undershoots);
+    the RMSE floor is sqrt(max(intercept, 0)). When all k neighbours are equally far (all
+    delta(k) equal), the mean gamma is returned with slope 0.
+
+    >>> d2 = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    >>> [round(v, 10) for v in gamma_test(d2, 0.5 + 2 * d2)]  # gamma = 0.5 + 2 delta
+    [0.5, 2.0]
+    """
+    sq_distances = np.asarray(sq_distances, dtype=np.float64)
+    halves = np.asarray(halves, dtype=np.float64)
+    if rows is not None:
+        sq_distances, halves = sq_distances[rows], halves[rows]
+    if not len(halves):
+        return None
+    delta, gamma = sq_distances.mean(axis=0), halves.mean(axis=0)
+    if np.ptp(delta) == 0:
+        return float(gamma.mean()), 0.0
+    slope, intercept = np.polyfit(delta, gamma, 1)
+    return float(intercept), float(slope)
 
 
 def knn_reference(
