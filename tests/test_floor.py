@@ -39,7 +39,7 @@ def brute_force_halves(X, y, groups=None) -> np.ndarray:
         if len(np.unique(groups)) > 1:
             allowed &= groups != groups[i]
         d = np.where(allowed, dist[i], np.inf)
-        partners = d == d.min()
+        partners = d <= d.min() * (1 + 1e-9)  # equal up to rounding
         out[i] = np.mean((y[partners] - y[i]) ** 2) / 2
     return out
 
@@ -94,6 +94,22 @@ def test_delta_matches_a_brute_force_search_with_duplicates_and_singletons():
     X = np.concatenate([locations[rng.integers(0, 30, size=150)], rng.uniform(size=(40, 2))])
     y = rng.normal(size=len(X))
     np.testing.assert_allclose(delta_test(X, y), brute_force_halves(X, y), rtol=1e-10)
+
+
+def test_equidistant_neighbours_on_a_grid_are_all_partners():
+    """Integer inputs (as (E, |m|) of a lattice): many samples have several nearest
+    locations at the same distance; all of them count, so the halves match the brute
+    force and do not change when a scaling rounds the distances differently."""
+    rng = np.random.default_rng(12)
+    X = rng.integers(0, 9, size=(150, 2)).astype(float)
+    y = rng.normal(size=len(X))
+    half = delta_test(X, y)
+    np.testing.assert_allclose(half, brute_force_halves(X, y), rtol=1e-10)
+    np.testing.assert_allclose(delta_test(X * 0.1 + 0.3, y), half, rtol=1e-10)
+    groups = rng.integers(0, 3, size=len(X))
+    np.testing.assert_allclose(
+        delta_test(X, y, groups), brute_force_halves(X, y, groups), rtol=1e-10
+    )
 
 
 def test_groups_take_the_neighbour_from_another_group():
