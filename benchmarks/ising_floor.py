@@ -32,6 +32,11 @@ on a test row):
     apart and every standardized feature weighs as much in the distance as the most
     informative one, so weakly relevant features inflate it (the upward bias of
     :func:`microprop.floor.delta_test`): a high value here says little about the floor.
+``gamma (E, |m|)``, ``gamma (physfeat2)``
+    The Gamma test on the same standardized inputs (:func:`microprop.floor.gamma_test`
+    over the ``--gamma-neighbours`` nearest neighbours, per third on that third's rows):
+    the Delta test with its distance bias extrapolated away, sqrt(max(intercept, 0)).
+    No standard error is given: its uncertainty is mostly that of the extrapolation.
 ``k-NN (E, |m|)``
     Out-of-fold k-nearest-neighbour regression on (E, |m|) (nested CV choice of k,
     :func:`microprop.floor.knn_reference`): a model on those two numbers reaches it, so the
@@ -39,7 +44,9 @@ on a test row):
 
 Prints a markdown table (models, then the floor rows; RMSE over everything and per third,
 the counts per third: test images for models, training images for floors), the ratio of
-each model's RMSE to the lowest Delta estimate of its third, and ends with one JSON line
+each model's RMSE to the lowest Delta or Gamma estimate of its third (below 1: that
+model beats every estimate there, which are then upper estimates of the floor of the
+image), and ends with one JSON line
 holding every figure and the seconds each step took. Each RMSE has its standard error
 (``±``, delta method on the mean square, :func:`standard_errors`): the models' from their
 ~1/3 of the test images per third, the floors' from their training rows; for the Delta
@@ -107,11 +114,19 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", help="model names (default: every one with results)")
     ap.add_argument("--physfeat-rows", type=int, default=0, help="physfeat2 training rows (0: all)")
     ap.add_argument("--folds", type=int, default=5, help="k-NN reference: outer and inner folds")
+    ap.add_argument("--gamma-neighbours", type=int, default=10, help="Gamma test: neighbours")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from sklearn.preprocessing import StandardScaler
 
-    from microprop.floor import delta_test, floor_rmse, ising_observables, knn_reference
+    from microprop.floor import (
+        delta_test,
+        floor_rmse,
+        gamma_test,
+        ising_observables,
+        knn_reference,
+        neighbour_differences,
+    )
     from microprop.io import load_dataset, load_features
     from microprop.metrics import regression_metrics, rmse_by_third
     from microprop.uncertainty import THIRDS, third_index
@@ -147,18 +162,34 @@ def main() -> None:
         row["n"] = {name: int(masks[name].sum()) for name in THIRDS}
         return row
 
-    floors = {}
-    observables = np.column_stack([e, m])[train]
-    for name, columns in (("delta (E, |m|)", [0, 1]), ("delta (E)", [0])):
+    def gamma_row(x: np.ndarray, labels) -> dict:
+        """The Gamma test's RMSE floor over all and per third of these training rows."""
+        masks = parts(labels)
+        d2, half = neighbour_differences(x, labels, args.gamma_neighbours)
+        fits = {name: gamma_test(d2, half, rows) for name, rows in masks.items()}
+        row = {
+            name: None if f is None else float(np.sqrt(max(f[0], 0.0))) for name, f in fits.items()
+        }
+        row["se"] = dict.fromkeys(masks)
+        row["n"] = {name: int(masks[name].sum()) for name in THIRDS}
+        row["intercept_slope"] = fits
+        return row
+
+    def add_floor(name: str, make) -> None:
         t = time.perf_counter()
-        x = StandardScaler().fit_transform(observables[:, columns])
-        floors[name] = floor_row(delta_test(x, y_train), y_train)
+        floors[name] = make()
         seconds[name] = time.perf_counter() - t
         print(f"{name}: {floors[name]} ({seconds[name]:.1f} s)", flush=True)
 
+    floors = {}
+    observables = np.column_stack([e, m])[train]
+    x_obs = StandardScaler().fit_transform(observables)
+    add_floor("delta (E, |m|)", lambda: floor_row(delta_test(x_obs, y_train), y_train))
+    add_floor("delta (E)", lambda: floor_row(delta_test(x_obs[:, :1], y_train), y_train))
+    add_floor("gamma (E, |m|)", lambda: gamma_row(x_obs, y_train))
+
     physfeat2 = args.results / "features" / "ising" / "physfeat2.h5"
     if physfeat2.is_file():
-        t = time.perf_counter()
         fs = load_features(physfeat2)
         if not (np.array_equal(fs.property, ds.property) and np.array_equal(fs.split, ds.split)):
             raise SystemExit(f"{physfeat2}: rows do not match {args.results}/data/ising.h5")
@@ -167,12 +198,12 @@ def main() -> None:
             rng = np.random.default_rng(args.seed)
             rows = np.sort(rng.choice(len(train), args.physfeat_rows, replace=False))
         x = StandardScaler().fit_transform(fs.images[train[rows]].reshape(len(rows), -1))
-        name = f"delta (physfeat2, {x.shape[1]} features)"
-        if len(rows) < len(train):
-            name = name[:-1] + f", {len(rows)} rows)"
-        floors[name] = floor_row(delta_test(x, y_train[rows]), y_train[rows])
-        seconds[name] = time.perf_counter() - t
-        print(f"{name}: {floors[name]} ({seconds[name]:.1f} s)", flush=True)
+        about = f"physfeat2, {x.shape[1]} features" + (
+            f", {len(rows)} rows" if len(rows) < len(train) else ""
+        )
+        labels = y_train[rows]
+        add_floor(f"delta ({about})", lambda: floor_row(delta_test(x, labels), labels))
+        add_floor(f"gamma ({about})", lambda: gamma_row(x, labels))
     else:
         print(f"{physfeat2} not found: no physfeat2 floor", flush=True)
 
@@ -205,13 +236,15 @@ def main() -> None:
         cells = " | ".join(fmt(row[k], row["se"][k]) for k in ("all", *THIRDS))
         counts = " / ".join(str(row["n"][k]) for k in THIRDS)
         print(f"| {cell(name)} | {cells} | {counts} |")
-    deltas = [row for name, row in floors.items() if name.startswith("delta")]
-    lowest = {k: min(r[k] for r in deltas if r[k] is not None) for k in ("all", *THIRDS)}
+    estimates = [row for name, row in floors.items() if name.startswith(("delta", "gamma"))]
+    lowest = {k: min(r[k] for r in estimates if r[k] is not None) for k in ("all", *THIRDS)}
     if models:
-        print("\nRMSE / lowest Delta estimate of the third:\n")
+        print("\nRMSE / lowest Delta or Gamma estimate of the third:\n")
         print("| | all | low | mid | high |\n|---|---|---|---|---|")
         for name, row in models.items():
-            ratios = [row[k] / lowest[k] if row[k] is not None else None for k in lowest]
+            ratios = [
+                row[k] / lowest[k] if row[k] is not None and lowest[k] else None for k in lowest
+            ]
             print(f"| {cell(name)} | " + " | ".join(fmt(r) for r in ratios) + " |")
     seconds["total"] = time.perf_counter() - start
     print(f"\n{seconds['total']:.1f} s in all", flush=True)
@@ -223,7 +256,7 @@ def main() -> None:
         "n_test": len(test),
         "models": models,
         "floors": floors,
-        "lowest_delta": lowest,
+        "lowest_estimate": lowest,
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
     }
     print(json.dumps(out))

@@ -30,6 +30,14 @@ is that part's Bayes risk (what a model's RMSE on that part is compared with), t
 the conditional variance at its inputs. They coincide when p(y | x) rarely reaches
 across the part's edges; near an edge where it does, the estimate lies between them.
 
+**The Gamma test** (:func:`neighbour_differences`, :func:`gamma_test`; Stefansson,
+Koncar & Jones 1997, Evans & Jones 2002) removes most of that bias: over the k = 1..p
+nearest neighbours, the mean half squared label difference gamma(k) grows about linearly
+with the mean squared distance delta(k) (the variation of f), and the intercept of the
+least-squares line at delta = 0 estimates the noise variance. It is an extrapolation:
+where the neighbour distances are large against their spread (many dimensions) it rests
+on the straight line holding far below the measured distances, and it can undershoot.
+
 **An achievable reference** (:func:`knn_reference`): the out-of-fold RMSE of k-nearest-
 neighbour regression on the same x is the error of one model that sees only x, so the
 floor given x is at or below it (up to sampling noise); and it is scored per part of the
@@ -94,15 +102,20 @@ def _as_samples(X, y) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+_TIES = 16  # nearest distinct locations searched for ties at the smallest distance
+_TIE_TOLERANCE = 1e-9  # relative: distances equal up to the rounding of scaled inputs
+
+
 def _nearest_halves(Xq, yq, Xr, yr, itself: bool = False) -> np.ndarray:
-    """Mean of (y_j - y_i)^2 / 2 over the reference samples j at the location nearest to
-    each query i.
+    """Mean of (y_j - y_i)^2 / 2 over the reference samples j nearest to each query i.
 
     The reference is reduced to its distinct locations (labels: count, mean, sum of
-    squared deviations), so every sample at the nearest location is a partner.
-    ``itself``: the queries are the reference; query i's nearest location is its own
-    when other samples share it (they are at distance 0; i itself adds 0 to the sum and
-    is left out of the count), else the nearest other location.
+    squared deviations), and every sample at the smallest distance is a partner: all
+    those of the nearest location and of any other location as near (up to a relative
+    :data:`_TIE_TOLERANCE`, among the :data:`_TIES` nearest locations). ``itself``: the
+    queries are the reference; query i's partners are the other samples at its own
+    location when there are any (distance 0; i adds 0 to the sum and is left out of the
+    count), else those at the nearest other locations.
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -110,20 +123,29 @@ def _nearest_halves(Xq, yq, Xr, yr, itself: bool = False) -> np.ndarray:
     inv = inv.reshape(-1)
     mean = np.bincount(inv, weights=yr, minlength=len(points)) / count
     squares = np.bincount(inv, weights=(yr - mean[inv]) ** 2, minlength=len(points))
+
+    def nearest(X=None) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest locations of X (of each location but itself when None), and which
+        of them are at the smallest distance."""
+        k = min(_TIES, len(points) - (X is None))
+        dist, ind = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(X)
+        return ind, dist <= dist[:, :1] * (1 + _TIE_TOLERANCE)
+
+    def pooled(ind, tied, y) -> tuple[np.ndarray, np.ndarray]:
+        # over a location's samples j: sum (y_j - y)^2 = squares + count * (mean - y)^2
+        total = np.where(tied, squares[ind] + count[ind] * (mean[ind] - y[:, None]) ** 2, 0)
+        return total.sum(axis=1), np.where(tied, count[ind], 0).sum(axis=1)
+
     if not itself:  # queries apart from the reference (groups)
-        search = NearestNeighbors(n_neighbors=1).fit(points)
-        at = search.kneighbors(Xq, return_distance=False)[:, 0]
-        partners = count[at]
-    else:
-        at = inv.copy()
-        alone = count[at] == 1
-        if alone.any():  # then there are two or more locations
-            search = NearestNeighbors(n_neighbors=1).fit(points)
-            nearest_other = search.kneighbors(return_distance=False)[:, 0]  # not itself
-            at[alone] = nearest_other[at[alone]]
-        partners = count[at] - (at == inv)
-    # sum over the partners j of (y_j - y_i)^2 = squares + count * (mean - y_i)^2
+        total, partners = pooled(*nearest(Xq), yq)
+        return total / partners / 2.0
+    at = inv
     total = squares[at] + count[at] * (mean[at] - yq) ** 2
+    partners = (count[at] - 1).astype(np.float64)
+    alone = count[at] == 1
+    if alone.any():  # then there are two or more locations
+        ind, tied = nearest()
+        total[alone], partners[alone] = pooled(ind[at[alone]], tied[at[alone]], yq[alone])
     return total / partners / 2.0
 
 
@@ -135,11 +157,14 @@ def delta_test(X, y, groups=None) -> np.ndarray:
     the label range) the estimate of the lowest RMSE there of a model that sees only x.
 
     NN(i) is the nearest other sample in Euclidean distance (scikit-learn
-    ``NearestNeighbors``). Exact duplicates of x_i are all at distance 0 and equally
-    near, so the half is averaged over all of them (and over all samples at the nearest
-    location when x_i has no duplicate): a location's samples then contribute exactly
-    the unbiased variance (ddof 1) of their labels, where picking one duplicate would
-    add noise. Distinct locations at equal distance are taken in scikit-learn's order.
+    ``NearestNeighbors``). When several are equally near, the half is averaged over all
+    of them, which removes the noise of an arbitrary pick and makes the result
+    independent of the search's order: exact duplicates of x_i (distance 0), so that a
+    location's samples contribute exactly the unbiased variance (ddof 1) of their
+    labels; and, when x_i has none, every sample at the nearest distance, counting
+    distances equal up to a relative 1e-9 (rounding of the scaled inputs) among the 16
+    nearest distinct locations. Discrete inputs have such ties everywhere: (E, |m|) of
+    a lattice lie on a grid.
 
     ``groups`` (one label per sample, e.g. the run of a CH image): the neighbour is
     sought only among samples of *other* groups, for data whose samples are correlated
@@ -178,6 +203,52 @@ def floor_rmse(halves, rows=None) -> float | None:
     halves = np.asarray(halves, dtype=np.float64)
     chosen = halves if rows is None else halves[rows]
     return float(np.sqrt(chosen.mean())) if chosen.size else None
+
+
+def neighbour_differences(X, y, n_neighbors: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distance and half squared label difference (y_j - y_i)^2 / 2 of each sample
+    i to its ``n_neighbors`` nearest other samples j, nearest first: two (n, k) arrays,
+    the input of :func:`gamma_test` (scikit-learn ``NearestNeighbors``; equidistant
+    neighbours, exact duplicates included, are taken in its order, which is unbiased).
+
+    >>> d2, half = neighbour_differences([[0.0], [1.0], [3.0]], [0.0, 2.0, 2.0], 2)
+    >>> d2.tolist(), half.tolist()
+    ([[1.0, 9.0], [1.0, 4.0], [4.0, 9.0]], [[2.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    X, y = _as_samples(X, y)
+    if not 0 < n_neighbors < len(y):
+        raise ValueError(f"n_neighbors must be in 1..{len(y) - 1}, got {n_neighbors}")
+    dist, ind = NearestNeighbors(n_neighbors=n_neighbors).fit(X).kneighbors()
+    return dist**2, (y[ind] - y[:, None]) ** 2 / 2.0
+
+
+def gamma_test(sq_distances, halves, rows=None) -> tuple[float, float] | None:
+    """The Gamma test's noise variance: the intercept (and the slope) of the least-squares
+    line of gamma(k) against delta(k), the means over ``rows`` (a mask or indices; all
+    samples by default) of :func:`neighbour_differences`' half squared label differences
+    and squared distances to the k-th neighbour. None when ``rows`` selects nothing.
+
+    The intercept can be negative (a noise-free f, or an extrapolation that undershoots);
+    the RMSE floor is sqrt(max(intercept, 0)). When all k neighbours are equally far (all
+    delta(k) equal), the mean gamma is returned with slope 0.
+
+    >>> d2 = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    >>> [round(v, 10) for v in gamma_test(d2, 0.5 + 2 * d2)]  # gamma = 0.5 + 2 delta
+    [0.5, 2.0]
+    """
+    sq_distances = np.asarray(sq_distances, dtype=np.float64)
+    halves = np.asarray(halves, dtype=np.float64)
+    if rows is not None:
+        sq_distances, halves = sq_distances[rows], halves[rows]
+    if not len(halves):
+        return None
+    delta, gamma = sq_distances.mean(axis=0), halves.mean(axis=0)
+    if np.ptp(delta) == 0:
+        return float(gamma.mean()), 0.0
+    slope, intercept = np.polyfit(delta, gamma, 1)
+    return float(intercept), float(slope)
 
 
 def knn_reference(
