@@ -12,10 +12,10 @@ import pytest
 
 from microprop.io import TEST, TRAIN, load_dataset, load_features, write_features, write_h5
 from microprop.models import PiecewiseConstantRegressor, SVRegressor, fit_evaluate
-from microprop.models.blend import Blend, fit_blend, out_of_fold
+from microprop.models.blend import Blend, fit_blend
 from microprop.models.run import TrainedModel, feature_record, write_model_outputs
 from microprop.splits import fold_pairs
-from microprop.uncertainty import CalibrationSet, Conformal
+from microprop.uncertainty import CalibrationSet, Conformal, out_of_fold
 
 CONFORMAL = {"level": 0.9, "score": "constant"}
 
@@ -35,7 +35,7 @@ def test_out_of_fold_predictions_never_see_their_own_fold():
     rng = np.random.default_rng(2)
     P, y = rng.normal(size=(60, 2)), rng.normal(size=60)
     groups = np.repeat(np.arange(6), 10)
-    got = out_of_fold(P, y, folds=3, seed=0, groups=groups)
+    got = out_of_fold(Blend(), P, y, np.arange(60), folds=3, seed=0, groups=groups)
     for fit, held in fold_pairs(60, 3, 0, groups):
         assert not set(groups[fit]) & set(groups[held])
         want = P[held] @ Blend().fit(P[fit], y[fit]).weights_

@@ -29,8 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression
 
-from microprop.splits import fold_pairs
-from microprop.uncertainty import CalibrationSet, Conformal
+from microprop.uncertainty import CalibrationSet, Conformal, out_of_fold
 
 
 class Blend(RegressorMixin, BaseEstimator):
@@ -71,16 +70,6 @@ class Blend(RegressorMixin, BaseEstimator):
 def _matrix(P) -> np.ndarray:
     P = np.asarray(P, dtype=np.float64)
     return P[:, None] if P.ndim == 1 else P
-
-
-def out_of_fold(P, y, folds: int, seed: int, groups=None) -> np.ndarray:
-    """The blend's predictions of each row by weights fitted on the other folds
-    (:func:`microprop.splits.fold_pairs`: whole groups as folds when ``groups`` are given)."""
-    P, y = _matrix(P), np.asarray(y, dtype=np.float64)
-    pred = np.empty(len(y))
-    for fit, held in fold_pairs(len(y), folds, seed, groups):
-        pred[held] = Blend().fit(P[fit], y[fit]).predict(P[held])
-    return pred
 
 
 def member_calibration(directory) -> CalibrationSet:
@@ -148,7 +137,9 @@ def fit_blend(
         raise ValueError(f"a blend needs two members or more, got {members}")
     rows, y, P = common_rows([member_calibration(d) for d in directories])
     groups = None if runs is None else np.asarray(runs)[rows]
-    oof = out_of_fold(P, y, folds, seed, groups)
+    # the blend's predictions of each row by weights fitted on the other folds (whole runs
+    # as folds when runs are given), as the cv calibration of PCR and SVR
+    oof = out_of_fold(Blend(), P, y, np.arange(len(y)), folds, seed, groups)
     blend = Blend(tuple(members)).fit(P, y)
 
     tests = member_tests([pd.read_csv(Path(d) / "predictions.csv") for d in directories])
