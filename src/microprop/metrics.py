@@ -29,16 +29,28 @@ def rmse_by_step_group(y_true, y_pred, steps, part1_steps: int, weights=None) ->
     >>> {k: round(v["rmse"], 4) for k, v in m.items()}
     {'steps 1-9': 3.5355, 'part 2': 1.0}
     """
+    groups = rmse_by_group(y_true, y_pred, step_groups(steps, part1_steps), STEP_GROUPS, weights)
+    return {name: g for name, g in groups.items() if g["n_test"]}
+
+
+def rmse_by_group(y_true, y_pred, group, names, weights=None) -> dict:
+    """RMSE and image count of each group ``k`` (``group == k``, named ``names[k]``),
+    weighted as :func:`regression_metrics`; an empty group has ``rmse`` None.
+
+    >>> rmse_by_group([0.0, 0.0, 0.0], [3.0, 4.0, 1.0], [0, 0, 2], ("a", "b", "c"))["a"]
+    {'rmse': 3.5355339059327378, 'n_test': 2}
+    """
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"shapes differ: {y_true.shape} vs {y_pred.shape}")
     w = np.ones_like(y_true) if weights is None else np.asarray(weights, float)
-    group = step_groups(steps, part1_steps)
+    group = np.asarray(group)
     out = {}
-    for k, name in enumerate(STEP_GROUPS):
+    for k, name in enumerate(names):
         rows = group == k
-        if rows.any():
-            err2 = (y_pred[rows] - y_true[rows]) ** 2
-            rmse = float(np.sqrt(np.average(err2, weights=w[rows])))
-            out[name] = {"rmse": rmse, "n_test": int(rows.sum())}
+        err2 = (y_pred[rows] - y_true[rows]) ** 2
+        rmse = float(np.sqrt(np.average(err2, weights=w[rows]))) if rows.any() else None
+        out[name] = {"rmse": rmse, "n_test": int(rows.sum())}
     return out
 
 
@@ -61,18 +73,7 @@ def rmse_by_third(y_true, y_pred, edges, weights=None) -> dict:
     """
     from microprop.uncertainty import THIRDS, third_index  # sklearn, not torch
 
-    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"shapes differ: {y_true.shape} vs {y_pred.shape}")
-    w = np.ones_like(y_true) if weights is None else np.asarray(weights, float)
-    third = third_index(y_true, edges)
-    out = {}
-    for k, name in enumerate(THIRDS):
-        rows = third == k
-        err2 = (y_pred[rows] - y_true[rows]) ** 2
-        rmse = float(np.sqrt(np.average(err2, weights=w[rows]))) if rows.any() else None
-        out[name] = {"rmse": rmse, "n_test": int(rows.sum())}
-    return out
+    return rmse_by_group(y_true, y_pred, third_index(y_true, edges), THIRDS, weights)
 
 
 def regression_metrics(y_true, y_pred, weights=None) -> dict[str, float]:
